@@ -1,0 +1,177 @@
+/**
+ * Every reason a query or a probe can fail, as one tagged union. Each member carries a
+ * `message` a person can act on (what was wrong, where, what was expected) and the data
+ * behind it, so code can branch on `_tag` and people can read `message`.
+ *
+ * {@link OracleError} is the part an oracle itself can return; {@link ProbeError} adds the
+ * reasons only a probe (an algorithm) has.
+ */
+
+/** A value in a query or an argument is not acceptable (NaN, outside the domain, out of range). */
+export interface InvalidInput {
+  readonly _tag: 'InvalidInput'
+  readonly message: string
+  /** Where: `x[3][17]`, `cls[2]`, `options.target`. */
+  readonly path: string
+}
+
+/** A matrix or array has the wrong shape. */
+export interface ShapeMismatch {
+  readonly _tag: 'ShapeMismatch'
+  readonly message: string
+  readonly path: string
+  readonly expected: string
+  readonly actual: string
+}
+
+/** Options given to a probe or an adapter failed to decode; every bad path is listed. */
+export interface InvalidOptions {
+  readonly _tag: 'InvalidOptions'
+  readonly message: string
+  readonly issues: ReadonlyArray<{ readonly path: string; readonly message: string }>
+}
+
+/** The query would take the spent rows past the budget; nothing of it was charged or sent. */
+export interface BudgetExhausted {
+  readonly _tag: 'BudgetExhausted'
+  readonly message: string
+  readonly used: number
+  readonly limit: number
+  readonly requested: number
+}
+
+/** The transport to a remote oracle failed. `retryable` says whether trying again may help. */
+export interface Transport {
+  readonly _tag: 'Transport'
+  readonly message: string
+  readonly retryable: boolean
+  readonly cause?: unknown
+}
+
+/** The oracle answered, but not with what its `info` promises (shape, NaN scores, labels out of range). */
+export interface BadResponse {
+  readonly _tag: 'BadResponse'
+  readonly message: string
+  readonly cause?: unknown
+}
+
+/** The oracle did not answer in time. */
+export interface Timeout {
+  readonly _tag: 'Timeout'
+  readonly message: string
+  readonly afterMs: number
+}
+
+/** The caller's `AbortSignal` fired. */
+export interface Aborted {
+  readonly _tag: 'Aborted'
+  readonly message: string
+}
+
+/** An iterative algorithm stopped before meeting its tolerance. */
+export interface NotConverged {
+  readonly _tag: 'NotConverged'
+  readonly message: string
+  readonly iterations: number
+  readonly residual: number
+  readonly tolerance: number
+}
+
+/** The oracle lacks a capability the probe needs (`scores`, `gradients`, `whitebox`, …). */
+export interface MissingCapability {
+  readonly _tag: 'MissingCapability'
+  readonly message: string
+  readonly capability: string
+}
+
+/** What an oracle's `predict` or `gradient` can fail with. */
+export type OracleError =
+  | InvalidInput
+  | ShapeMismatch
+  | BudgetExhausted
+  | Transport
+  | BadResponse
+  | Timeout
+  | Aborted
+  | MissingCapability
+
+/** What a probe can fail with: any oracle error, plus the algorithm's own reasons. */
+export type ProbeError = OracleError | InvalidOptions | NotConverged
+
+/** The tag of each error: a union of string literals, for exhaustive switches. */
+export type ErrorTag = ProbeError['_tag']
+
+/**
+ * Constructors for every error, so a message is written once, where the facts are known.
+ *
+ * @example
+ * const e = errors.invalidInput('x[0][3] is NaN; queries must be finite', 'x[0][3]')
+ */
+export const errors = {
+  invalidInput: (message: string, path: string): InvalidInput => ({ _tag: 'InvalidInput', message, path }),
+  shapeMismatch: (path: string, expected: string, actual: string, message?: string): ShapeMismatch => ({
+    _tag: 'ShapeMismatch',
+    message: message ?? `${path} is ${actual}; expected ${expected}`,
+    path,
+    expected,
+    actual,
+  }),
+  invalidOptions: (issues: ReadonlyArray<{ readonly path: string; readonly message: string }>): InvalidOptions => ({
+    _tag: 'InvalidOptions',
+    message: `invalid options: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+    issues,
+  }),
+  budgetExhausted: (used: number, limit: number, requested: number): BudgetExhausted => ({
+    _tag: 'BudgetExhausted',
+    message: `the query asks for ${requested} rows but only ${limit - used} of the budget of ${limit} remain (${used} spent); nothing was charged`,
+    used,
+    limit,
+    requested,
+  }),
+  transport: (message: string, retryable: boolean, cause?: unknown): Transport =>
+    cause === undefined ? { _tag: 'Transport', message, retryable } : { _tag: 'Transport', message, retryable, cause },
+  badResponse: (message: string, cause?: unknown): BadResponse =>
+    cause === undefined ? { _tag: 'BadResponse', message } : { _tag: 'BadResponse', message, cause },
+  timeout: (afterMs: number, what = 'the oracle'): Timeout => ({
+    _tag: 'Timeout',
+    message: `${what} did not answer within ${afterMs} ms`,
+    afterMs,
+  }),
+  aborted: (what = 'the operation'): Aborted => ({ _tag: 'Aborted', message: `${what} was aborted by its AbortSignal` }),
+  notConverged: (what: string, iterations: number, residual: number, tolerance: number): NotConverged => ({
+    _tag: 'NotConverged',
+    message: `${what} did not converge: residual ${residual.toExponential(3)} after ${iterations} iterations; the tolerance is ${tolerance.toExponential(3)}`,
+    iterations,
+    residual,
+    tolerance,
+  }),
+  missingCapability: (capability: string, oracleId: string, hint = ''): MissingCapability => ({
+    _tag: 'MissingCapability',
+    message: `oracle '${oracleId}' lacks the '${capability}' capability${hint === '' ? '' : `; ${hint}`}`,
+    capability,
+  }),
+} as const
+
+/**
+ * Whether trying the same query again may succeed: retryable transport failures and timeouts.
+ *
+ * @example
+ * if (isRetryable(e)) scheduleRetry()
+ */
+export const isRetryable = (e: ProbeError): boolean =>
+  (e._tag === 'Transport' && e.retryable) || e._tag === 'Timeout'
+
+/**
+ * The `Error` that {@link toPromise} rejects with; the typed error is in `.error`.
+ *
+ * @example
+ * try { await toPromise(oracle.predict(x)) } catch (e) { if (e instanceof SondeError) console.log(e.error._tag) }
+ */
+export class SondeError extends Error {
+  readonly error: ProbeError
+  constructor(error: ProbeError) {
+    super(`${error._tag}: ${error.message}`)
+    this.name = 'SondeError'
+    this.error = error
+  }
+}

@@ -1,0 +1,58 @@
+export { matrix, fromRows, row, takeRows, concatRows, labelsFromScores, type Matrix } from './matrix.js'
+export {
+  errors,
+  isRetryable,
+  SondeError,
+  type InvalidInput,
+  type ShapeMismatch,
+  type InvalidOptions,
+  type BudgetExhausted,
+  type Transport,
+  type BadResponse,
+  type Timeout,
+  type Aborted,
+  type NotConverged,
+  type MissingCapability,
+  type OracleError,
+  type ProbeError,
+  type ErrorTag,
+} from './errors.js'
+export {
+  hasGradients,
+  capabilitiesOf,
+  type Capability,
+  type Domain,
+  type GradientOracle,
+  type Oracle,
+  type OracleInfo,
+  type OutputKind,
+  type Prediction,
+} from './oracle.js'
+export { validateQuery, validateClasses, validateScores, validateLabels, validateGradient, validateInfo } from './validate.js'
+export {
+  fromFunction,
+  labelThreshold,
+  type FromFunctionOptions,
+  type GradientFunction,
+  type PredictFunction,
+} from './adapters/function.js'
+export { extendOracle } from './middleware/extend.js'
+export { meter, type Metered, type Usage } from './middleware/meter.js'
+export { budget, type BudgetLimit, type BudgetState, type Budgeted } from './middleware/budget.js'
+export { batch } from './middleware/batch.js'
+export { cache, type CacheOptions, type CacheStats, type Cached } from './middleware/cache.js'
+export { labelOnly, topK } from './middleware/reveal.js'
+export { retry, type RetryOptions } from './middleware/retry.js'
+export { decoders, type Decoder, type DecodeIssue, type NumberConstraints } from './decoder.js'
+export {
+  makeContext,
+  makeRegistry,
+  runProbe,
+  type AnyProbe,
+  type Probe,
+  type ProbeContext,
+  type ProgressEvent,
+  type Registry,
+} from './probe.js'
+export { toPromise } from './promise.js'
+export { createRng, permutation, type Rng } from './rng.js'

@@ -1,0 +1,78 @@
+import { readonlyArray as RA, taskEither as TE, function as F } from 'fp-ts'
+import { errors, SondeError, type OracleError } from '../errors.js'
+import { concatRows, type Matrix } from '../matrix.js'
+import { hasGradients, type Oracle, type Prediction } from '../oracle.js'
+import { extendOracle } from './extend.js'
+
+const sliceRows = (x: Matrix, start: number, end: number): Matrix => ({
+  rows: end - start,
+  cols: x.cols,
+  data: x.data.subarray(start * x.cols, end * x.cols),
+})
+
+const chunks = (rows: number, maxRows: number): ReadonlyArray<readonly [number, number]> => {
+  const out: Array<readonly [number, number]> = []
+  for (let s = 0; s < rows; s += maxRows) out.push([s, Math.min(rows, s + maxRows)])
+  return out
+}
+
+const concatPredictions = (parts: ReadonlyArray<Prediction>): Prediction => {
+  const n = parts.reduce((a, p) => a + p.labels.length, 0)
+  const labels = new Int32Array(n)
+  let o = 0
+  for (const p of parts) {
+    labels.set(p.labels, o)
+    o += p.labels.length
+  }
+  const scores = parts.map((p) => p.scores)
+  if (scores.every((s): s is Matrix => s !== undefined)) return { labels, scores: concatRows(scores) }
+  return { labels }
+}
+
+/**
+ * Split every query into chunks of at most `maxRows` rows, sent one after another, and join the
+ * answers in the original order. Use it for remote APIs with a request-size limit, or to bound
+ * the memory of a large local model.
+ *
+ * Gotcha: if one chunk fails the whole query fails; put a `cache()` below `batch` so the chunks
+ * already answered are not paid for again when the query is retried.
+ *
+ * @example
+ * const chunked = pipe(oracle, batch(256))
+ */
+export const batch =
+  (maxRows: number) =>
+  <O extends Oracle>(oracle: O): O => {
+    if (!Number.isInteger(maxRows) || maxRows < 1) {
+      throw new SondeError(errors.invalidInput(`batch size is ${maxRows}; expected a positive integer`, 'maxRows'))
+    }
+    return extendOracle(oracle, {
+      predict: (x) =>
+        x.rows <= maxRows
+          ? oracle.predict(x)
+          : F.pipe(
+              chunks(x.rows, maxRows),
+              RA.map(([s, e]) => oracle.predict(sliceRows(x, s, e))),
+              TE.sequenceSeqArray,
+              TE.map(concatPredictions),
+            ),
+      ...(hasGradients(oracle)
+        ? {
+            gradient: (x: Matrix, cls: number | Int32Array): TE.TaskEither<OracleError, Matrix> =>
+              x.rows <= maxRows
+                ? oracle.gradient(x, cls)
+                : F.pipe(
+                    chunks(x.rows, maxRows),
+                    RA.map(([s, e]) =>
+                      oracle.gradient(
+                        sliceRows(x, s, e),
+                        typeof cls === 'number' || cls.length !== x.rows ? cls : cls.subarray(s, e),
+                      ),
+                    ),
+                    TE.sequenceSeqArray,
+                    TE.map(concatRows),
+                  ),
+          }
+        : {}),
+    })
+  }

@@ -1,0 +1,72 @@
+import { taskEither as TE, function as F } from 'fp-ts'
+import { hasGradients, type Oracle } from '../oracle.js'
+import { extendOracle } from './extend.js'
+
+/** What a metered oracle has been asked, since it was made or last reset. */
+export interface Usage {
+  /** Rows answered by successful `predict` calls. */
+  readonly predictRows: number
+  readonly predictCalls: number
+  /** Rows answered by successful `gradient` calls. */
+  readonly gradientRows: number
+  readonly gradientCalls: number
+  /** Calls (of either kind) that returned an error; their rows are in `failedRows`. */
+  readonly failedCalls: number
+  readonly failedRows: number
+  /** Total time spent inside calls, in milliseconds (concurrent calls add up). */
+  readonly wallTimeMs: number
+}
+
+/** The methods {@link meter} adds. */
+export interface Metered {
+  readonly usage: () => Usage
+  readonly resetUsage: () => void
+}
+
+const zero: Usage = {
+  predictRows: 0,
+  predictCalls: 0,
+  gradientRows: 0,
+  gradientCalls: 0,
+  failedCalls: 0,
+  failedRows: 0,
+  wallTimeMs: 0,
+}
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now())
+
+/**
+ * Count every query that passes through: rows and calls of `predict` and `gradient`, failures,
+ * and wall time. Place it outermost to count what a probe asked for; below a `cache` to count
+ * what reached the model.
+ *
+ * @example
+ * const metered = pipe(oracle, budget(1000), meter)
+ * await toPromise(metered.predict(x))
+ * metered.usage().predictRows // x.rows
+ */
+export const meter = <O extends Oracle>(oracle: O): O & Metered => {
+  let u: Usage = zero
+  const timed = <E, A>(kind: 'predict' | 'gradient', rows: number, task: TE.TaskEither<E, A>): TE.TaskEither<E, A> =>
+    async () => {
+      const t0 = now()
+      const result = await task()
+      const dt = now() - t0
+      if (result._tag === 'Right') {
+        u =
+          kind === 'predict'
+            ? { ...u, predictRows: u.predictRows + rows, predictCalls: u.predictCalls + 1, wallTimeMs: u.wallTimeMs + dt }
+            : { ...u, gradientRows: u.gradientRows + rows, gradientCalls: u.gradientCalls + 1, wallTimeMs: u.wallTimeMs + dt }
+      } else {
+        u = { ...u, failedCalls: u.failedCalls + 1, failedRows: u.failedRows + rows, wallTimeMs: u.wallTimeMs + dt }
+      }
+      return result
+    }
+  const metered = extendOracle(oracle, {
+    predict: (x) => F.pipe(oracle.predict(x), (t) => timed('predict', x.rows, t)),
+    ...(hasGradients(oracle) ? { gradient: (x, cls) => timed('gradient', x.rows, oracle.gradient(x, cls)) } : {}),
+  })
+  Object.defineProperty(metered, 'usage', { value: () => u, enumerable: true })
+  Object.defineProperty(metered, 'resetUsage', { value: () => void (u = zero), enumerable: true })
+  return metered as O & Metered
+}

@@ -1,0 +1,50 @@
+import { either as E, taskEither as TE } from 'fp-ts'
+import { errors, isRetryable, SondeError, type OracleError } from '../errors.js'
+import { hasGradients, type Oracle } from '../oracle.js'
+import { extendOracle } from './extend.js'
+
+/** Options of {@link retry}. */
+export interface RetryOptions {
+  /** Further attempts after the first. Default 3. */
+  readonly retries?: number
+  /** Delay before the first retry, doubled each time. Default 100 ms. */
+  readonly baseDelayMs?: number
+  /** Longest delay between attempts. Default 5,000 ms. */
+  readonly maxDelayMs?: number
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Try a query again when it fails with a retryable error (a `Transport` error marked
+ * `retryable`, or a `Timeout`), with exponential back-off and no randomness. Other errors
+ * return at once. Place it right above a remote adapter, below `budget`, so a retried query
+ * is charged once.
+ *
+ * @example
+ * const robust = pipe(remote, retry({ retries: 5 }), budget(10_000))
+ */
+export const retry =
+  (options: RetryOptions = {}) =>
+  <O extends Oracle>(oracle: O): O => {
+    const retries = options.retries ?? 3
+    const base = options.baseDelayMs ?? 100
+    const maxDelay = options.maxDelayMs ?? 5000
+    if (!Number.isInteger(retries) || retries < 0) {
+      throw new SondeError(errors.invalidInput(`retries is ${retries}; expected a non-negative integer`, 'options.retries'))
+    }
+    const withRetry =
+      <A>(task: () => TE.TaskEither<OracleError, A>): TE.TaskEither<OracleError, A> =>
+      async () => {
+        let result = await task()()
+        for (let attempt = 0; attempt < retries && E.isLeft(result) && isRetryable(result.left); attempt++) {
+          await sleep(Math.min(maxDelay, base * 2 ** attempt))
+          result = await task()()
+        }
+        return result
+      }
+    return extendOracle(oracle, {
+      predict: (x) => withRetry(() => oracle.predict(x)),
+      ...(hasGradients(oracle) ? { gradient: (x, cls) => withRetry(() => oracle.gradient(x, cls)) } : {}),
+    })
+  }

@@ -1,0 +1,59 @@
+import { taskEither as TE, function as F } from 'fp-ts'
+import { errors, SondeError } from '../errors.js'
+import type { Oracle, Prediction } from '../oracle.js'
+
+/**
+ * Reveal only labels: the oracle an outsider of a label-only API sees. Gradients and any
+ * white-box methods of the original are *not* reachable through the result.
+ *
+ * Use it to test a probe against what real APIs reveal.
+ *
+ * @example
+ * const blackBox = labelOnly(model) // info.output === 'label', no scores, no gradient
+ */
+export const labelOnly = (oracle: Oracle): Oracle => ({
+  info: { ...oracle.info, output: 'label' },
+  predict: (x) => F.pipe(oracle.predict(x), TE.map((p): Prediction => ({ labels: p.labels }))),
+})
+
+/**
+ * Reveal only the `k` largest scores of each row, as many prediction APIs do ("top-5
+ * classes with their probabilities"); the other entries of `scores` are `NaN` and
+ * `info.topK` is `k`. Labels are unchanged. Gradients are not reachable through the result.
+ *
+ * Gotcha: throws a {@link SondeError} (`MissingCapability`) for a label-only oracle — there is
+ * nothing to reveal the top of — and (`InvalidInput`) for `k` outside 1..numClasses.
+ *
+ * @example
+ * const top1 = topK(1)(model) // scores: the winning probability, NaN elsewhere
+ */
+export const topK =
+  (k: number) =>
+  (oracle: Oracle): Oracle => {
+    const { info } = oracle
+    if (info.output === 'label') {
+      throw new SondeError(errors.missingCapability('scores', info.id, 'topK needs an oracle that reveals scores'))
+    }
+    if (!Number.isInteger(k) || k < 1 || k > info.numClasses) {
+      throw new SondeError(errors.invalidInput(`topK k is ${k}; expected an integer in 1..${info.numClasses}`, 'k'))
+    }
+    return {
+      info: { ...info, topK: k },
+      predict: (x) =>
+        F.pipe(
+          oracle.predict(x),
+          TE.map((p): Prediction => {
+            if (p.scores === undefined) return p
+            const { rows, cols, data } = p.scores
+            const out = new Float64Array(rows * cols).fill(Number.NaN)
+            const order = Array.from({ length: cols }, (_, j) => j)
+            for (let i = 0; i < rows; i++) {
+              const r = data.subarray(i * cols, (i + 1) * cols)
+              order.sort((a, b) => r[b]! - r[a]! || a - b)
+              for (let t = 0; t < k; t++) out[i * cols + order[t]!] = r[order[t]!]!
+            }
+            return { labels: p.labels, scores: { rows, cols, data: out } }
+          }),
+        ),
+    }
+  }

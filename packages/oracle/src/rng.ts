@@ -1,0 +1,90 @@
+/**
+ * A seeded pseudo-random generator (xoshiro128**, seeded through splitmix32). Every
+ * stochastic algorithm in Sonde draws from one of these, never from `Math.random`, so the
+ * same seed gives bit-identical results on every platform.
+ */
+export interface Rng {
+  /** Uniform in [0, 1) with 32 random bits. */
+  readonly next: () => number
+  /** Uniform integer in [0, n). */
+  readonly int: (n: number) => number
+  /** Standard normal (Box–Muller, both values used). */
+  readonly normal: () => number
+  /** An independent generator derived from this one's stream (for sub-tasks). */
+  readonly fork: () => Rng
+}
+
+const splitmix32 = (seed: number): (() => number) => {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x9e3779b9) >>> 0
+    let z = s
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0
+    return (z ^ (z >>> 16)) >>> 0
+  }
+}
+
+/**
+ * A generator for `seed` (any finite number; integers are the usual choice).
+ *
+ * @example
+ * const rng = createRng(42)
+ * const u = rng.next(), z = rng.normal(), i = rng.int(10)
+ */
+export const createRng = (seed: number): Rng => {
+  // Fold a non-integer or large seed into 32 bits deterministically.
+  const folded = Number.isInteger(seed) ? (seed % 4294967296) >>> 0 : (Math.floor(seed * 4294967296) % 4294967296) >>> 0
+  const sm = splitmix32(folded)
+  let a = sm()
+  let b = sm()
+  let c = sm()
+  let d = sm()
+  const nextU32 = (): number => {
+    const result = Math.imul(((Math.imul(b, 5) << 7) | (Math.imul(b, 5) >>> 25)) >>> 0, 9) >>> 0
+    const t = (b << 9) >>> 0
+    c = (c ^ a) >>> 0
+    d = (d ^ b) >>> 0
+    b = (b ^ c) >>> 0
+    a = (a ^ d) >>> 0
+    c = (c ^ t) >>> 0
+    d = ((d << 11) | (d >>> 21)) >>> 0
+    return result
+  }
+  const next = (): number => nextU32() / 4294967296
+  let spare: number | undefined
+  const normal = (): number => {
+    if (spare !== undefined) {
+      const s = spare
+      spare = undefined
+      return s
+    }
+    let u = 0
+    while (u === 0) u = next()
+    const v = next()
+    const r = Math.sqrt(-2 * Math.log(u))
+    spare = r * Math.sin(2 * Math.PI * v)
+    return r * Math.cos(2 * Math.PI * v)
+  }
+  const int = (n: number): number => Math.floor(next() * n)
+  const fork = (): Rng => createRng(nextU32())
+  return { next, int, normal, fork }
+}
+
+/**
+ * A seeded Fisher–Yates permutation of `0..n-1`.
+ *
+ * @example
+ * const order = permutation(10, createRng(1))
+ */
+export const permutation = (n: number, rng: Rng): Int32Array => {
+  const p = new Int32Array(n)
+  for (let i = 0; i < n; i++) p[i] = i
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1)
+    const t = p[i]!
+    p[i] = p[j]!
+    p[j] = t
+  }
+  return p
+}

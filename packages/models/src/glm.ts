@@ -1,0 +1,194 @@
+import type { Matrix } from '@sonde/oracle'
+
+/**
+ * The shared core of logistic and softmax regression: m linear outputs z = W x + b (m = 1 for
+ * logistic, K for softmax), a link, and the L2-regularised mean cross-entropy
+ *
+ *   F(θ) = (1/n) Σᵢ ℓ(zᵢ, yᵢ) + (λ/2)‖θ‖²,   θ = [W (m×D, row-major), b (m)],
+ *
+ * with every derivative in closed form: ∇_θ ℓᵢ = rᵢ ⊗ [xᵢ, 1] where rᵢ = ∂ℓ/∂z, and
+ * ∇²_θ ℓᵢ = Sᵢ ⊗ [xᵢ, 1][xᵢ, 1]ᵀ where Sᵢ = ∂²ℓ/∂z². All float64, no autodiff (tfjs second
+ * derivatives through softmax are silently wrong, tfjs#3252).
+ */
+export type Link = 'sigmoid' | 'softmax'
+
+export interface GlmShape {
+  readonly link: Link
+  /** Linear outputs: 1 for sigmoid, K for softmax. */
+  readonly m: number
+  readonly d: number
+}
+
+export const paramCount = (s: GlmShape): number => s.m * (s.d + 1)
+
+/** Z = X Wᵀ + b, n × m. */
+export const linearOutputs = (s: GlmShape, theta: Float64Array, x: Matrix): Float64Array => {
+  const { m, d } = s
+  const n = x.rows
+  const z = new Float64Array(n * m)
+  const bOff = m * d
+  for (let i = 0; i < n; i++) {
+    const xo = i * d
+    for (let c = 0; c < m; c++) {
+      const wo = c * d
+      let acc = theta[bOff + c]!
+      for (let j = 0; j < d; j++) acc += theta[wo + j]! * x.data[xo + j]!
+      z[i * m + c] = acc
+    }
+  }
+  return z
+}
+
+const softplus = (z: number): number => (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)))
+export const sigmoid = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)))
+
+/** Row-wise softmax of an n × k array, in place into `out`. */
+export const softmaxRows = (z: Float64Array, k: number, out = new Float64Array(z.length)): Float64Array => {
+  for (let o = 0; o < z.length; o += k) {
+    let mx = -Infinity
+    for (let c = 0; c < k; c++) mx = Math.max(mx, z[o + c]!)
+    let sum = 0
+    for (let c = 0; c < k; c++) sum += out[o + c] = Math.exp(z[o + c]! - mx)
+    for (let c = 0; c < k; c++) out[o + c]! /= sum
+  }
+  return out
+}
+
+/** Per-example losses ℓᵢ and residuals rᵢ = ∂ℓ/∂zᵢ (n × m); `mu` holds σ(z) or softmax(z). */
+export const lossAndResiduals = (
+  s: GlmShape,
+  z: Float64Array,
+  y: Int32Array,
+): { readonly loss: Float64Array; readonly r: Float64Array; readonly mu: Float64Array } => {
+  const n = y.length
+  const loss = new Float64Array(n)
+  if (s.link === 'sigmoid') {
+    const mu = z.map(sigmoid)
+    const r = new Float64Array(n)
+    for (let i = 0; i < n; i++) {
+      loss[i] = softplus(z[i]!) - y[i]! * z[i]!
+      r[i] = mu[i]! - y[i]!
+    }
+    return { loss, r, mu }
+  }
+  const k = s.m
+  const mu = softmaxRows(z, k)
+  const r = mu.slice()
+  for (let i = 0; i < n; i++) {
+    let mx = -Infinity
+    for (let c = 0; c < k; c++) mx = Math.max(mx, z[i * k + c]!)
+    let sum = 0
+    for (let c = 0; c < k; c++) sum += Math.exp(z[i * k + c]! - mx)
+    loss[i] = mx + Math.log(sum) - z[i * k + y[i]!]!
+    r[i * k + y[i]!]! -= 1
+  }
+  return { loss, r, mu }
+}
+
+/** Accumulate (1/n) Σᵢ tᵢ ⊗ [xᵢ, 1] + λθ' into a parameter-shaped vector. */
+const outerAccumulate = (s: GlmShape, t: Float64Array, x: Matrix, lambda: number, reg: Float64Array): Float64Array => {
+  const { m, d } = s
+  const n = x.rows
+  const out = new Float64Array(paramCount(s))
+  const bOff = m * d
+  for (let i = 0; i < n; i++) {
+    const xo = i * d
+    for (let c = 0; c < m; c++) {
+      const tc = t[i * m + c]!
+      if (tc === 0) continue
+      const wo = c * d
+      for (let j = 0; j < d; j++) out[wo + j]! += tc * x.data[xo + j]!
+      out[bOff + c]! += tc
+    }
+  }
+  const inv = n === 0 ? 0 : 1 / n
+  for (let q = 0; q < out.length; q++) out[q] = out[q]! * inv + lambda * reg[q]!
+  return out
+}
+
+export const objective = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Array, lambda: number): number => {
+  const { loss } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
+  let acc = 0
+  for (const l of loss) acc += l
+  let sq = 0
+  for (const t of theta) sq += t * t
+  return (y.length === 0 ? 0 : acc / y.length) + 0.5 * lambda * sq
+}
+
+export const gradient = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Array, lambda: number): Float64Array => {
+  const { r } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
+  return outerAccumulate(s, r, x, lambda, theta)
+}
+
+/** Sᵢ u for each example: σ(1−σ)·u (sigmoid) or p ⊙ u − p (pᵀu) (softmax). */
+const curvatureTimes = (s: GlmShape, mu: Float64Array, u: Float64Array): Float64Array => {
+  if (s.link === 'sigmoid') return u.map((v, i) => mu[i]! * (1 - mu[i]!) * v)
+  const k = s.m
+  const t = new Float64Array(u.length)
+  for (let o = 0; o < u.length; o += k) {
+    let pu = 0
+    for (let c = 0; c < k; c++) pu += mu[o + c]! * u[o + c]!
+    for (let c = 0; c < k; c++) t[o + c] = mu[o + c]! * (u[o + c]! - pu)
+  }
+  return t
+}
+
+export const hessianVectorProduct = (
+  s: GlmShape,
+  theta: Float64Array,
+  x: Matrix,
+  y: Int32Array,
+  lambda: number,
+  v: Float64Array,
+  mu: Float64Array = lossAndResiduals(s, linearOutputs(s, theta, x), y).mu,
+): Float64Array => {
+  const u = linearOutputs(s, v, x)
+  return outerAccumulate(s, curvatureTimes(s, mu, u), x, lambda, v)
+}
+
+/** Rows ∇_θ ℓᵢ = rᵢ ⊗ [xᵢ, 1] (without the regulariser), n × p. */
+export const perExampleGradients = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Array): Matrix => {
+  const { m, d } = s
+  const p = paramCount(s)
+  const { r } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
+  const out = new Float64Array(x.rows * p)
+  for (let i = 0; i < x.rows; i++) {
+    const ro = i * p
+    for (let c = 0; c < m; c++) {
+      const rc = r[i * m + c]!
+      for (let j = 0; j < d; j++) out[ro + c * d + j] = rc * x.data[i * d + j]!
+      out[ro + m * d + c] = rc
+    }
+  }
+  return { rows: x.rows, cols: p, data: out }
+}
+
+/** The full p × p Hessian of F: for small p (tests, exact influence); costs O(n·p²). */
+export const hessian = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Array, lambda: number): Matrix => {
+  const { m, d } = s
+  const p = paramCount(s)
+  const n = x.rows
+  const { mu } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
+  const h = new Float64Array(p * p)
+  const idx = (c: number, j: number): number => (j < d ? c * d + j : m * d + c) // j = d is the bias
+  const feat = (i: number, j: number): number => (j < d ? x.data[i * d + j]! : 1)
+  for (let i = 0; i < n; i++) {
+    for (let c1 = 0; c1 < m; c1++) {
+      for (let c2 = 0; c2 < m; c2++) {
+        const sc =
+          s.link === 'sigmoid' ? mu[i]! * (1 - mu[i]!) : (c1 === c2 ? mu[i * m + c1]! : 0) - mu[i * m + c1]! * mu[i * m + c2]!
+        if (sc === 0) continue
+        for (let j1 = 0; j1 <= d; j1++) {
+          const a = sc * feat(i, j1)
+          if (a === 0) continue
+          const row = idx(c1, j1) * p
+          for (let j2 = 0; j2 <= d; j2++) h[row + idx(c2, j2)]! += a * feat(i, j2)
+        }
+      }
+    }
+  }
+  const inv = n === 0 ? 0 : 1 / n
+  for (let q = 0; q < h.length; q++) h[q]! *= inv
+  for (let q = 0; q < p; q++) h[q * p + q]! += lambda
+  return { rows: p, cols: p, data: h }
+}

@@ -1,0 +1,24 @@
+export { LogisticRegression, type LogisticParams } from './logistic.js'
+export { SoftmaxRegression, type SoftmaxParams } from './softmax.js'
+export {
+  LinearClassifier,
+  type TwiceDifferentiable,
+  type FitOptions,
+  type Fitted,
+  type LinearOracleOptions,
+} from './linear.js'
+export type { FitReport } from './optimize.js'
+export { TwoLayerRelu, randomTwoLayerRelu, type TwoLayerReluParams, type RandomReluOptions } from './relu.js'
+export { useFastestBackend, useBackend, type BackendName } from './tfjs/backend.js'
+export {
+  buildMlp,
+  buildCnn,
+  trainClassifier,
+  modelToArtifacts,
+  modelFromArtifacts,
+  type MlpOptions,
+  type CnnOptions,
+  type TrainOptions,
+  type TrainReport,
+  type ModelArtifacts,
+} from './tfjs/network.js'

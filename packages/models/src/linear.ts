@@ -1,0 +1,246 @@
+import { either as E, taskEither as TE, function as F } from 'fp-ts'
+import {
+  errors,
+  labelsFromScores,
+  validateClasses,
+  validateInfo,
+  validateQuery,
+  SondeError,
+  type Domain,
+  type GradientOracle,
+  type Matrix,
+  type OracleError,
+  type OracleInfo,
+  type OutputKind,
+  type Prediction,
+  type ProbeError,
+} from '@sonde/oracle'
+import * as glm from './glm.js'
+import { newtonCG, type FitReport } from './optimize.js'
+
+/**
+ * White-box access to a model trained by empirical risk minimisation: flat parameters, the
+ * regularised training objective F(θ) = (1/n) Σᵢ ℓ(xᵢ, yᵢ; θ) + (λ/2)‖θ‖², its gradient, per-example
+ * loss gradients, exact Hessian-vector products, and refitting (warm-started). This is the
+ * `whitebox` capability that influence functions and model correction need.
+ */
+export interface TwiceDifferentiable {
+  readonly whitebox: true
+  /** Number of parameters p. */
+  readonly numParams: number
+  /** The L2 strength λ of the objective (the one the model was fit with). */
+  readonly l2: number
+  /** θ as a flat vector (a copy). */
+  readonly params: () => Float64Array
+  /** ℓ(xᵢ, yᵢ; θ) for each row, without the regulariser. */
+  readonly losses: (x: Matrix, y: Int32Array) => Float64Array
+  /** F(θ) on (x, y), with the regulariser. */
+  readonly objective: (x: Matrix, y: Int32Array) => number
+  /** ∇F(θ) on (x, y), with the regulariser. */
+  readonly objectiveGradient: (x: Matrix, y: Int32Array) => Float64Array
+  /** Rows ∇_θ ℓ(xᵢ, yᵢ; θ), n × p, without the regulariser. */
+  readonly perExampleGradients: (x: Matrix, y: Int32Array) => Matrix
+  /** ∇²F(θ) v on (x, y), exactly. */
+  readonly hessianVectorProduct: (x: Matrix, y: Int32Array, v: Float64Array) => Float64Array
+  /** ∇²F(θ) as a dense p × p matrix: O(n·p²), for small p. */
+  readonly hessian: (x: Matrix, y: Int32Array) => Matrix
+}
+
+/** Options of a fit. */
+export interface FitOptions {
+  /** L2 strength λ ≥ 0 on all parameters (weights and biases). Default 1e-3. */
+  readonly l2?: number
+  /** Stop when ‖∇F‖₂ ≤ tol. Default 1e-10. */
+  readonly tol?: number
+  /** Most Newton steps. Default 100. */
+  readonly maxIter?: number
+  /** Start from these parameters (e.g. the full-data fit, to refit without one point). */
+  readonly warmStart?: Float64Array
+}
+
+/** Options of the oracle a linear model presents. */
+export interface LinearOracleOptions {
+  /** What `predict` reveals. Default `'probabilities'`. */
+  readonly output?: OutputKind
+  readonly id?: string
+  readonly domain?: Domain
+  readonly classNames?: readonly string[]
+  /** The L2 strength of the objective (set by `fit`). Default 0. */
+  readonly l2?: number
+}
+
+/** A fitted model and the fit's report. */
+export interface Fitted<M> {
+  readonly model: M
+  readonly report: FitReport
+}
+
+const invalid = (message: string, path: string): E.Either<ProbeError, never> => E.left(errors.invalidInput(message, path))
+
+export const validateTrainingData = (
+  x: Matrix,
+  y: Int32Array,
+  inputDim: number | undefined,
+  numLabels: number,
+): E.Either<ProbeError, void> => {
+  if (x.data.length !== x.rows * x.cols) return invalid(`x.data has ${x.data.length} values; ${x.rows}×${x.cols} needs ${x.rows * x.cols}`, 'x')
+  if (inputDim !== undefined && x.cols !== inputDim) {
+    return E.left(errors.shapeMismatch('x', `${inputDim} columns`, `${x.cols} columns`))
+  }
+  if (!(y instanceof Int32Array) || y.length !== x.rows) {
+    return E.left(errors.shapeMismatch('y', `an Int32Array of ${x.rows} labels (one per row of x)`, `${y?.length} labels`))
+  }
+  for (let k = 0; k < x.data.length; k++) {
+    if (!Number.isFinite(x.data[k]!)) return invalid(`x[${Math.floor(k / x.cols)}][${k % x.cols}] is ${x.data[k]}; expected a finite number`, `x[${Math.floor(k / x.cols)}][${k % x.cols}]`)
+  }
+  for (let i = 0; i < y.length; i++) {
+    if (!(y[i]! >= 0 && y[i]! < numLabels)) return invalid(`y[${i}] is ${y[i]}; expected a label in 0..${numLabels - 1}`, `y[${i}]`)
+  }
+  return E.right(undefined)
+}
+
+/**
+ * What logistic and softmax regression share: the oracle (labels, probabilities or logits;
+ * logit gradients) and the white-box capability over the {@link glm} core.
+ */
+export abstract class LinearClassifier implements GradientOracle, TwiceDifferentiable {
+  readonly whitebox = true as const
+  readonly info: OracleInfo
+  readonly l2: number
+  readonly numParams: number
+  protected readonly shape: glm.GlmShape
+  protected readonly theta: Float64Array
+
+  protected constructor(shape: glm.GlmShape, theta: Float64Array, numClasses: number, kind: string, options: LinearOracleOptions) {
+    this.shape = shape
+    this.theta = theta
+    this.numParams = glm.paramCount(shape)
+    this.l2 = options.l2 ?? 0
+    if (theta.length !== this.numParams) throw new RangeError(`${kind}: θ has ${theta.length} values; expected ${this.numParams}`)
+    for (let q = 0; q < theta.length; q++) {
+      if (!Number.isFinite(theta[q]!)) {
+        throw new SondeError(errors.invalidInput(`${kind} parameter ${q} is ${theta[q]}; parameters must be finite`, `params[${q}]`))
+      }
+    }
+    this.info = {
+      id: options.id ?? `sonde:${kind}-${shape.d}x${numClasses}`,
+      inputDim: shape.d,
+      numClasses,
+      output: options.output ?? 'probabilities',
+      ...(options.domain !== undefined ? { domain: options.domain } : {}),
+      ...(options.classNames !== undefined ? { classNames: options.classNames } : {}),
+    }
+    const checked = validateInfo(this.info)
+    if (E.isLeft(checked)) throw new SondeError(checked.left)
+  }
+
+  /** The same model with other parameters (and the same oracle options). */
+  protected abstract withParams(theta: Float64Array, l2: number): this
+
+  /** Logits as revealed: n × numClasses. */
+  protected abstract revealLogits(z: Float64Array, rows: number): Matrix
+
+  /** Probabilities: n × numClasses. */
+  protected abstract revealProbabilities(z: Float64Array, rows: number): Matrix
+
+  /** ∂ logit_cls / ∂x for one row (written into `out`). */
+  protected abstract logitGradient(cls: number, out: Float64Array): void
+
+  /** Logits of every row, n × numClasses, in float64 (no validation; for internal and white-box use). */
+  logits(x: Matrix): Matrix {
+    return this.revealLogits(glm.linearOutputs(this.shape, this.theta, x), x.rows)
+  }
+
+  readonly predict = (x: Matrix): TE.TaskEither<OracleError, Prediction> =>
+    TE.fromEither(
+      F.pipe(
+        validateQuery(this.info, x),
+        E.map((q): Prediction => {
+          const z = glm.linearOutputs(this.shape, this.theta, q)
+          const logits = this.revealLogits(z, q.rows)
+          const labels = labelsFromScores(logits)
+          if (this.info.output === 'label') return { labels }
+          return { labels, scores: this.info.output === 'logits' ? logits : this.revealProbabilities(z, q.rows) }
+        }),
+      ),
+    )
+
+  readonly gradient = (x: Matrix, cls: number | Int32Array): TE.TaskEither<OracleError, Matrix> =>
+    TE.fromEither(
+      F.pipe(
+        validateQuery(this.info, x),
+        E.chain((q) => validateClasses(this.info, q.rows, cls)),
+        E.map((c) => {
+          const d = this.shape.d
+          const out = new Float64Array(x.rows * d)
+          for (let i = 0; i < x.rows; i++) this.logitGradient(c[i]!, out.subarray(i * d, (i + 1) * d))
+          return { rows: x.rows, cols: d, data: out }
+        }),
+      ),
+    )
+
+  readonly params = (): Float64Array => this.theta.slice()
+  readonly losses = (x: Matrix, y: Int32Array): Float64Array =>
+    glm.lossAndResiduals(this.shape, glm.linearOutputs(this.shape, this.theta, x), y).loss
+  readonly objective = (x: Matrix, y: Int32Array): number => glm.objective(this.shape, this.theta, x, y, this.l2)
+  readonly objectiveGradient = (x: Matrix, y: Int32Array): Float64Array => glm.gradient(this.shape, this.theta, x, y, this.l2)
+  readonly perExampleGradients = (x: Matrix, y: Int32Array): Matrix => glm.perExampleGradients(this.shape, this.theta, x, y)
+  readonly hessianVectorProduct = (x: Matrix, y: Int32Array, v: Float64Array): Float64Array =>
+    glm.hessianVectorProduct(this.shape, this.theta, x, y, this.l2, v)
+  readonly hessian = (x: Matrix, y: Int32Array): Matrix => glm.hessian(this.shape, this.theta, x, y, this.l2)
+
+  /**
+   * Refit on (x, y) by Newton–CG, warm-started from this model's parameters unless
+   * `options.warmStart` is given; `l2` defaults to this model's.
+   */
+  refit(x: Matrix, y: Int32Array, options: FitOptions = {}): E.Either<ProbeError, Fitted<this>> {
+    return fitGlm(this.shape, x, y, { ...options, l2: options.l2 ?? this.l2, warmStart: options.warmStart ?? this.theta }, (theta, l2) =>
+      this.withParams(theta, l2),
+    )
+  }
+}
+
+/** Fit θ of a GLM shape to (x, y): validate, then Newton–CG to ‖∇F‖ ≤ tol. */
+export const fitGlm = <M>(
+  shape: glm.GlmShape,
+  x: Matrix,
+  y: Int32Array,
+  options: FitOptions,
+  make: (theta: Float64Array, l2: number) => M,
+): E.Either<ProbeError, Fitted<M>> => {
+  const l2 = options.l2 ?? 1e-3
+  const tol = options.tol ?? 1e-10
+  const maxIter = options.maxIter ?? 100
+  const numLabels = shape.link === 'sigmoid' ? 2 : shape.m
+  const p = glm.paramCount(shape)
+  return F.pipe(
+    validateTrainingData(x, y, shape.d, numLabels),
+    E.chain(() => {
+      if (!(l2 >= 0) || !Number.isFinite(l2)) return invalid(`l2 is ${l2}; expected a finite number ≥ 0`, 'options.l2')
+      if (!(tol > 0)) return invalid(`tol is ${tol}; expected a positive number`, 'options.tol')
+      if (options.warmStart !== undefined && options.warmStart.length !== p) {
+        return E.left(errors.shapeMismatch('options.warmStart', `${p} parameters`, `${options.warmStart.length}`))
+      }
+      return E.right(undefined)
+    }),
+    E.chainW(() =>
+      newtonCG(
+        {
+          value: (t) => glm.objective(shape, t, x, y, l2),
+          gradient: (t) => glm.gradient(shape, t, x, y, l2),
+          // The curvature at θ is fixed while CG runs: compute μ(θ) once per Newton step.
+          hessianVectorProduct: (() => {
+            let cached: { readonly t: Float64Array; readonly mu: Float64Array } | undefined
+            return (t: Float64Array, v: Float64Array) => {
+              if (cached?.t !== t) cached = { t, mu: glm.lossAndResiduals(shape, glm.linearOutputs(shape, t, x), y).mu }
+              return glm.hessianVectorProduct(shape, t, x, y, l2, v, cached.mu)
+            }
+          })(),
+        },
+        options.warmStart?.slice() ?? new Float64Array(p),
+        { tol, maxIter },
+      ),
+    ),
+    E.map(({ theta, report }) => ({ model: make(theta, l2), report })),
+  )
+}

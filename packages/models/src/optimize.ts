@@ -1,0 +1,109 @@
+import { either as E } from 'fp-ts'
+import { errors, type NotConverged } from '@sonde/oracle'
+
+/** A smooth, strongly convex objective: value, gradient and Hessian-vector product at θ. */
+export interface ConvexObjective {
+  readonly value: (theta: Float64Array) => number
+  readonly gradient: (theta: Float64Array) => Float64Array
+  readonly hessianVectorProduct: (theta: Float64Array, v: Float64Array) => Float64Array
+}
+
+/** What a fit reports besides the parameters. */
+export interface FitReport {
+  readonly iterations: number
+  readonly gradientNorm: number
+  readonly hessianVectorProducts: number
+  readonly objective: number
+}
+
+export const dot = (a: Float64Array, b: Float64Array): number => {
+  let s = 0
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!
+  return s
+}
+
+export const norm2 = (a: Float64Array): number => Math.sqrt(dot(a, a))
+
+/**
+ * Conjugate gradients for H p = b with H symmetric positive definite, given as a product.
+ * Stops when ‖r‖ ≤ tol·‖b‖ or after maxIter products; returns the iterate and products used.
+ */
+export const conjugateGradient = (
+  hv: (v: Float64Array) => Float64Array,
+  b: Float64Array,
+  tol: number,
+  maxIter: number,
+): { readonly x: Float64Array; readonly products: number; readonly residual: number } => {
+  const x = new Float64Array(b.length)
+  const r = b.slice()
+  const p = b.slice()
+  let rr = dot(r, r)
+  const target = tol * tol * rr
+  let k = 0
+  while (k < maxIter && rr > target && rr > 0) {
+    const hp = hv(p)
+    k++
+    const php = dot(p, hp)
+    if (!(php > 0)) break // not positive definite along p: keep what we have (safe for Newton)
+    const alpha = rr / php
+    for (let i = 0; i < x.length; i++) {
+      x[i]! += alpha * p[i]!
+      r[i]! -= alpha * hp[i]!
+    }
+    const rrNew = dot(r, r)
+    const beta = rrNew / rr
+    rr = rrNew
+    for (let i = 0; i < p.length; i++) p[i] = r[i]! + beta * p[i]!
+  }
+  return { x, products: k, residual: Math.sqrt(rr) }
+}
+
+/**
+ * Truncated Newton (Newton–CG) with a backtracking line search, for strongly convex
+ * objectives: converges quadratically near the optimum, needing only Hessian-vector products.
+ * Stops when ‖∇f‖₂ ≤ tol; otherwise `NotConverged` after `maxIter` Newton steps.
+ */
+export const newtonCG = (
+  f: ConvexObjective,
+  theta0: Float64Array,
+  options: { readonly tol: number; readonly maxIter: number },
+): E.Either<NotConverged, { readonly theta: Float64Array; readonly report: FitReport }> => {
+  let theta = theta0.slice()
+  let g = f.gradient(theta)
+  let gn = norm2(g)
+  let fv = f.value(theta)
+  let products = 0
+  let it = 0
+  while (gn > options.tol && it < options.maxIter) {
+    it++
+    // Forcing term min(0.5, √‖g‖): superlinear convergence (Eisenstat–Walker, Nocedal & Wright 7.1).
+    const eta = Math.min(0.5, Math.sqrt(gn))
+    const neg = g.map((v) => -v)
+    const cg = conjugateGradient((v) => f.hessianVectorProduct(theta, v), neg, eta, Math.max(50, 4 * theta.length))
+    products += cg.products
+    const p = cg.products === 0 ? neg : cg.x
+    const slope = dot(g, p)
+    let step = 1
+    let accepted = false
+    for (let ls = 0; ls < 60; ls++) {
+      const trial = theta.map((t, i) => t + step * p[i]!)
+      const tv = f.value(trial)
+      const tg = f.gradient(trial)
+      const tgn = norm2(tg)
+      // Armijo on the objective; near the optimum the decrease drowns in rounding, so a
+      // smaller gradient norm is accepted too (both are descent for a strongly convex f).
+      if (tv <= fv + 1e-4 * step * slope || (tgn < gn && tv <= fv + 1e-12 * Math.abs(fv))) {
+        theta = trial
+        g = tg
+        gn = tgn
+        fv = tv
+        accepted = true
+        break
+      }
+      step /= 2
+    }
+    if (!accepted) break
+  }
+  if (!(gn <= options.tol)) return E.left(errors.notConverged('Newton–CG', it, gn, options.tol))
+  return E.right({ theta, report: { iterations: it, gradientNorm: gn, hessianVectorProducts: products, objective: fv } })
+}

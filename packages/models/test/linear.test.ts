@@ -3,7 +3,7 @@ import { Matrix as MlMatrix, solve } from 'ml-matrix'
 import { describe, expect, it } from 'vitest'
 import { describeOracleContract } from '@sonde/oracle/testing'
 import { row, type Matrix } from '@sonde/oracle'
-import { LogisticRegression, SoftmaxRegression, type TwiceDifferentiable } from '../src/index.js'
+import { LinearClassifier, LogisticRegression, SoftmaxRegression, type TwiceDifferentiable } from '../src/index.js'
 import { blobs } from './data.js'
 
 const unwrap = <A>(e: E.Either<{ message: string }, A>): A => {
@@ -106,7 +106,7 @@ describe.each(cases)('$name regression, white box', ({ fit, k }) => {
     const x2: Matrix = { rows: keep.length, cols: x.cols, data: new Float64Array(keep.length * x.cols) }
     keep.forEach((r, i) => x2.data.set(row(x, r), i * x.cols))
     const y2 = Int32Array.from(keep, (r) => y[r]!)
-    const refit = unwrap((model as SoftmaxRegression | LogisticRegression).refit(x2, y2))
+    const refit = unwrap((model as LinearClassifier).refit(x2, y2))
     expect(norm(refit.model.objectiveGradient(x2, y2))).toBeLessThanOrEqual(1e-10)
     expect(refit.report.iterations).toBeLessThanOrEqual(6)
   })

@@ -68,8 +68,11 @@ describe('tfjs networks', () => {
     const model = buildMlp({ inputDim: 3, hidden: [4], numClasses: 2, seed: 5 })
     const copy = await modelFromArtifacts(await modelToArtifacts(model))
     const x = tf.tensor2d([[0.1, -0.2, 0.3]])
-    expect(Array.from((copy.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((model.predict(x) as tf.Tensor).dataSync()))
-    tf.dispose([x, model, copy].filter((t): t is tf.Tensor => t instanceof tf.Tensor))
+    const [a, b] = tf.tidy(() => [Array.from((copy.predict(x) as tf.Tensor).dataSync()), Array.from((model.predict(x) as tf.Tensor).dataSync())])
+    expect(a).toEqual(b)
+    x.dispose()
+    model.dispose()
+    copy.dispose()
   })
 
   it('refuses bad training input with typed errors', async () => {

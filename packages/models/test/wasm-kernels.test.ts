@@ -4,9 +4,10 @@ import { useBackend, useFastestBackend } from '../src/index.js'
 
 // The Conv2DBackpropFilter kernel we add to the wasm backend, against tfjs's cpu kernel.
 describe('wasm Conv2DBackpropFilter', () => {
-  const cases = [
-    { name: 'same padding, stride 1', x: [2, 7, 6, 3], f: [3, 3, 3, 4], strides: 1, pad: 'same' as const },
-    { name: 'valid padding, stride 2', x: [1, 9, 8, 2], f: [3, 2, 2, 5], strides: 2, pad: 'valid' as const },
+  type Shape4 = [number, number, number, number]
+  const cases: ReadonlyArray<{ name: string; x: Shape4; f: Shape4; strides: number; pad: 'same' | 'valid' }> = [
+    { name: 'same padding, stride 1', x: [2, 7, 6, 3], f: [3, 3, 3, 4], strides: 1, pad: 'same' },
+    { name: 'valid padding, stride 2', x: [1, 9, 8, 2], f: [3, 2, 2, 5], strides: 2, pad: 'valid' },
   ]
   it.each(cases)('$name', async ({ x, f, strides, pad }) => {
     const grads = async (backend: 'wasm' | 'cpu') => {

@@ -1,0 +1,5 @@
+export { subset, classCounts, type Dataset } from './dataset.js'
+export { stratifiedSplit, type Split, type SplitOptions } from './split.js'
+export { loadMnist } from './mnist.js'
+export { loadIris } from './iris.js'
+export { gaussianBlobs, twoMoons, linearlySeparable, type BlobsOptions, type SeparableOptions } from './synthetic.js'

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest'
+import { classCounts, gaussianBlobs, linearlySeparable, loadIris, loadMnist, stratifiedSplit, subset, twoMoons } from '../src/index.js'
+
+describe('MNIST', () => {
+  const mnist = loadMnist()
+  it('has the 10,000 real digits of the mnist package, 784 values in [0, 1] each', () => {
+    expect(mnist.x.rows).toBe(10_000)
+    expect(mnist.x.cols).toBe(784)
+    expect(mnist.y.length).toBe(10_000)
+    let lo = Infinity
+    let hi = -Infinity
+    for (const v of mnist.x.data) {
+      lo = Math.min(lo, v)
+      hi = Math.max(hi, v)
+    }
+    expect(lo).toBe(0)
+    expect(hi).toBe(1)
+    const counts = classCounts(mnist.y, 10)
+    // Every digit is present in roughly MNIST's proportions (each 8–12 % of the set).
+    for (const c of counts) expect(c / 10_000).toBeGreaterThan(0.08)
+    for (const c of counts) expect(c / 10_000).toBeLessThan(0.12)
+  })
+
+  it('looks like digits: mean ink of 1s is well below that of 0s and 8s', () => {
+    const meanInk = (digit: number) => {
+      let s = 0
+      let n = 0
+      for (let i = 0; i < mnist.x.rows; i++) {
+        if (mnist.y[i] !== digit) continue
+        n++
+        for (let j = 0; j < 784; j++) s += mnist.x.data[i * 784 + j]!
+      }
+      return s / n
+    }
+    expect(meanInk(1)).toBeLessThan(0.6 * meanInk(0))
+    expect(meanInk(1)).toBeLessThan(0.6 * meanInk(8))
+  })
+
+  it('is loaded once per process', () => {
+    expect(loadMnist()).toBe(mnist)
+  })
+})
+
+describe('stratifiedSplit', () => {
+  const mnist = loadMnist()
+  it('keeps class proportions on both sides, is disjoint and complete, and is seeded', () => {
+    const s = stratifiedSplit(mnist.y, { testFraction: 0.2, seed: 7 })
+    expect(s.train.length + s.test.length).toBe(10_000)
+    expect(new Set([...s.train, ...s.test]).size).toBe(10_000)
+    const all = classCounts(mnist.y, 10)
+    const test = classCounts(subset(mnist, s.test).y, 10)
+    all.forEach((c, k) => expect(Math.abs(test[k]! - 0.2 * c)).toBeLessThanOrEqual(0.5))
+    const again = stratifiedSplit(mnist.y, { testFraction: 0.2, seed: 7 })
+    expect(Array.from(again.test)).toEqual(Array.from(s.test))
+    const other = stratifiedSplit(mnist.y, { testFraction: 0.2, seed: 8 })
+    expect(Array.from(other.test)).not.toEqual(Array.from(s.test))
+  })
+
+  it('can limit the total, still stratified', () => {
+    const s = stratifiedSplit(mnist.y, { testFraction: 0.5, seed: 1, limit: 1000 })
+    expect(Math.abs(s.train.length + s.test.length - 1000)).toBeLessThanOrEqual(10)
+    expect(() => stratifiedSplit(mnist.y, { testFraction: 1, seed: 1 })).toThrow(/testFraction/)
+  })
+})
+
+describe('iris', () => {
+  it('has 150 flowers, 50 per species, and Fisher’s first row', () => {
+    const iris = loadIris()
+    expect(iris.x.rows).toBe(150)
+    expect(Array.from(classCounts(iris.y, 3))).toEqual([50, 50, 50])
+    expect(Array.from(iris.x.data.subarray(0, 4))).toEqual([5.1, 3.5, 1.4, 0.2])
+    expect(iris.classNames).toEqual(['setosa', 'versicolor', 'virginica'])
+  })
+})
+
+describe('synthetic sets', () => {
+  it('blobs are seeded and balanced', () => {
+    const a = gaussianBlobs({ n: 90, dim: 3, classes: 3, seed: 1 })
+    const b = gaussianBlobs({ n: 90, dim: 3, classes: 3, seed: 1 })
+    expect(Array.from(a.x.data)).toEqual(Array.from(b.x.data))
+    expect(Array.from(classCounts(a.y, 3))).toEqual([30, 30, 30])
+  })
+
+  it('linearly separable points respect the margin on the right side of the plane', () => {
+    const ds = linearlySeparable({ n: 500, dim: 4, margin: 0.2, seed: 3 })
+    for (let i = 0; i < 500; i++) {
+      let s = 0
+      for (let j = 0; j < 4; j++) s += ds.x.data[i * 4 + j]! * ds.normal[j]!
+      expect(Math.abs(s)).toBeGreaterThanOrEqual(0.2)
+      expect(s > 0 ? 1 : 0).toBe(ds.y[i])
+    }
+  })
+
+  it('moons lie near their arcs', () => {
+    const ds = twoMoons({ n: 400, noise: 0, seed: 2 })
+    for (let i = 0; i < 400; i++) {
+      const [x, y] = [ds.x.data[2 * i]!, ds.x.data[2 * i + 1]!]
+      const r = ds.y[i] === 0 ? Math.hypot(x, y) : Math.hypot(x - 1, y - 0.5)
+      expect(r).toBeCloseTo(1, 12)
+    }
+  })
+})

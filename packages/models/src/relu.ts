@@ -1,12 +1,12 @@
-import { either as E, taskEither as TE, function as F } from 'fp-ts'
+import { either as E, taskEither as TE } from 'fp-ts'
 import {
   createRng,
   errors,
+  guardGradient,
+  guardPredict,
   labelsFromScores,
   SondeError,
-  validateClasses,
   validateInfo,
-  validateQuery,
   type GradientOracle,
   type Matrix,
   type OracleError,
@@ -114,38 +114,27 @@ export class TwoLayerRelu implements GradientOracle {
   }
 
   readonly predict = (x: Matrix): TE.TaskEither<OracleError, Prediction> =>
-    TE.fromEither(
-      F.pipe(
-        validateQuery(this.info, x),
-        E.map((q) => {
-          const scores = this.evaluate(q)
-          return { labels: labelsFromScores(scores), scores }
-        }),
-      ),
-    )
+    guardPredict(this.info, (q) => {
+      const scores = this.evaluate(q)
+      return TE.right({ labels: labelsFromScores(scores), scores })
+    })(x)
 
   readonly gradient = (x: Matrix, cls: number | Int32Array): TE.TaskEither<OracleError, Matrix> =>
-    TE.fromEither(
-      F.pipe(
-        validateQuery(this.info, x),
-        E.chain((q) => F.pipe(validateClasses(this.info, q.rows, cls), E.map((c) => [q, c] as const))),
-        E.map(([q, c]) => {
-          const pre = this.preActivations(q)
-          const { rows: h, cols: d, data: w } = this.hiddenWeights
-          const a = this.outputWeights.data
-          const out = new Float64Array(q.rows * d)
-          for (let r = 0; r < q.rows; r++) {
-            const o = r * d
-            for (let i = 0; i < h; i++) {
-              if (!(pre.data[r * h + i]! > 0)) continue
-              const coef = a[c[r]! * h + i]!
-              for (let j = 0; j < d; j++) out[o + j]! += coef * w[i * d + j]!
-            }
-          }
-          return { rows: q.rows, cols: d, data: out }
-        }),
-      ),
-    )
+    guardGradient(this.info, (q, c) => {
+      const pre = this.preActivations(q)
+      const { rows: h, cols: d, data: w } = this.hiddenWeights
+      const a = this.outputWeights.data
+      const out = new Float64Array(q.rows * d)
+      for (let r = 0; r < q.rows; r++) {
+        const o = r * d
+        for (let i = 0; i < h; i++) {
+          if (!(pre.data[r * h + i]! > 0)) continue
+          const coef = a[c[r]! * h + i]!
+          for (let j = 0; j < d; j++) out[o + j]! += coef * w[i * d + j]!
+        }
+      }
+      return TE.right({ rows: q.rows, cols: d, data: out })
+    })(x, cls)
 }
 
 /**

@@ -36,6 +36,7 @@ export {
   type GradientFunction,
   type PredictFunction,
 } from './adapters/function.js'
+export { guardPredict, guardGradient, emptyPrediction } from './adapters/guard.js'
 export { extendOracle } from './middleware/extend.js'
 export { meter, type Metered, type Usage } from './middleware/meter.js'
 export { budget, type BudgetLimit, type BudgetState, type Budgeted } from './middleware/budget.js'

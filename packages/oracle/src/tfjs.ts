@@ -6,11 +6,12 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { attempt, emptyPrediction, labelThreshold } from './adapters/function.js'
+import { attempt, labelThreshold } from './adapters/function.js'
+import { guardGradient, guardPredict } from './adapters/guard.js'
 import { errors, SondeError, type OracleError } from './errors.js'
 import { labelsFromScores, type Matrix } from './matrix.js'
 import type { Domain, GradientOracle, Oracle, OracleInfo, OutputKind, Prediction } from './oracle.js'
-import { validateClasses, validateInfo, validateQuery, validateScores } from './validate.js'
+import { validateInfo, validateScores } from './validate.js'
 
 /** A tfjs model as this adapter uses it: `tf.LayersModel` and `tf.GraphModel` both fit. */
 export type TfjsModel = tf.LayersModel | tf.GraphModel
@@ -138,47 +139,28 @@ export function fromTfjsModel(model: TfjsModel, options: TfjsOracleOptions): Ora
     )
   }
 
-  const predict = (x: Matrix): TE.TaskEither<OracleError, Prediction> =>
+  const predict = guardPredict(info, (q) =>
     F.pipe(
-      TE.fromEither(validateQuery(info, x)),
-      TE.chain((q) =>
-        q.rows === 0
-          ? TE.right(emptyPrediction(info))
-          : F.pipe(
-              attempt(`the tfjs model '${info.id}'`, () =>
-                readMatrix(
-                  tf.tidy(() => run(model, toTensor(q))),
-                  q.rows,
-                  numClasses,
-                ),
-              ),
-              TE.chainEitherK(reveal),
-            ),
-      ),
-    )
+      attempt(`the tfjs model '${info.id}'`, () => readMatrix(tf.tidy(() => run(model, toTensor(q))), q.rows, numClasses)),
+      TE.chainEitherK(reveal),
+    ),
+  )
   if (modelOutputs !== 'logits') return { info, predict }
 
-  const gradient = (x: Matrix, cls: number | Int32Array): TE.TaskEither<OracleError, Matrix> =>
-    F.pipe(
-      TE.fromEither(validateQuery(info, x)),
-      TE.chainEitherK((q) => F.pipe(validateClasses(info, q.rows, cls), E.map((c) => [q, c] as const))),
-      TE.chain(([q, c]) =>
-        q.rows === 0
-          ? TE.right<OracleError, Matrix>({ rows: 0, cols: inputDim, data: new Float64Array(0) })
-          : attempt(`the gradient of tfjs model '${info.id}'`, () =>
-              readMatrix(
-                tf.tidy(() => {
-                  // Rows are independent, so the gradient of Σᵢ logit[i, cls[i]] is each row's own gradient.
-                  const mask = tf.oneHot(tf.tensor1d(c, 'int32'), numClasses).reshape([q.rows, numClasses])
-                  const total = (input: tf.Tensor): tf.Scalar => tf.sum(tf.mul(run(model, input).reshape([q.rows, numClasses]), mask))
-                  return tf.grad(total)(toTensor(q))
-                }),
-                q.rows,
-                inputDim,
-              ),
-            ),
+  const gradient = guardGradient(info, (q, c) =>
+    attempt(`the gradient of tfjs model '${info.id}'`, () =>
+      readMatrix(
+        tf.tidy(() => {
+          // Rows are independent, so the gradient of Σᵢ logit[i, cls[i]] is each row's own gradient.
+          const mask = tf.oneHot(tf.tensor1d(c, 'int32'), numClasses).reshape([q.rows, numClasses])
+          const total = (input: tf.Tensor): tf.Scalar => tf.sum(tf.mul(run(model, input).reshape([q.rows, numClasses]), mask))
+          return tf.grad(total)(toTensor(q))
+        }),
+        q.rows,
+        inputDim,
       ),
-    )
+    ),
+  )
   const oracle: GradientOracle = { info, predict, gradient }
   return oracle
 }

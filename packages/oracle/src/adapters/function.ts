@@ -2,14 +2,8 @@ import { either as E, taskEither as TE, function as F } from 'fp-ts'
 import { errors, SondeError, type OracleError } from '../errors.js'
 import { labelsFromScores, type Matrix } from '../matrix.js'
 import type { GradientOracle, Oracle, OracleInfo, Prediction } from '../oracle.js'
-import {
-  validateClasses,
-  validateGradient,
-  validateInfo,
-  validateLabels,
-  validateQuery,
-  validateScores,
-} from '../validate.js'
+import { validateGradient, validateInfo, validateLabels, validateScores } from '../validate.js'
+import { guardGradient, guardPredict } from './guard.js'
 
 /** A model as a function: rows in, a score matrix (rows × numClasses) or one label per row out. */
 export type PredictFunction = (x: Matrix) => Matrix | Int32Array | Promise<Matrix | Int32Array>
@@ -34,12 +28,6 @@ export const attempt = <A>(what: string, f: () => A | Promise<A>): TE.TaskEither
     async () => await f(),
     (cause) => errors.badResponse(`${what} threw: ${describe(cause)}`, cause),
   )
-
-/** The prediction for a query with no rows: nothing is sent anywhere. */
-export const emptyPrediction = (info: OracleInfo): Prediction =>
-  info.output === 'label'
-    ? { labels: new Int32Array(0) }
-    : { labels: new Int32Array(0), scores: { rows: 0, cols: info.numClasses, data: new Float64Array(0) } }
 
 const toPrediction = (info: OracleInfo, rows: number, out: Matrix | Int32Array): E.Either<OracleError, Prediction> => {
   if (out instanceof Int32Array) {
@@ -95,36 +83,23 @@ export function fromFunction(info: OracleInfo, predict: PredictFunction, options
   if (E.isLeft(checked)) throw new SondeError(checked.left)
   const oracle: Oracle = {
     info,
-    predict: (x) =>
+    predict: guardPredict(info, (q) =>
       F.pipe(
-        TE.fromEither(validateQuery(info, x)),
-        TE.chain((q) =>
-          q.rows === 0
-            ? TE.right(emptyPrediction(info))
-            : F.pipe(
-                attempt(`the predict function of '${info.id}'`, () => predict(q)),
-                TE.chainEitherK((out) => toPrediction(info, q.rows, out)),
-              ),
-        ),
+        attempt(`the predict function of '${info.id}'`, () => predict(q)),
+        TE.chainEitherK((out) => toPrediction(info, q.rows, out)),
       ),
+    ),
   }
   const gradient = options.gradient
   if (gradient === undefined) return oracle
   const withGradient: GradientOracle = {
     ...oracle,
-    gradient: (x, cls) =>
+    gradient: guardGradient(info, (q, c) =>
       F.pipe(
-        TE.fromEither(validateQuery(info, x)),
-        TE.chainEitherK((q) => F.pipe(validateClasses(info, q.rows, cls), E.map((c) => [q, c] as const))),
-        TE.chain(([q, c]) =>
-          q.rows === 0
-            ? TE.right<OracleError, Matrix>({ rows: 0, cols: info.inputDim, data: new Float64Array(0) })
-            : F.pipe(
-                attempt(`the gradient function of '${info.id}'`, () => gradient(q, c)),
-                TE.chainEitherK((g) => validateGradient(info, q.rows, g)),
-              ),
-        ),
+        attempt(`the gradient function of '${info.id}'`, () => gradient(q, c)),
+        TE.chainEitherK((g) => validateGradient(info, q.rows, g)),
       ),
+    ),
   }
   return withGradient
 }

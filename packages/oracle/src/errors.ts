@@ -77,6 +77,12 @@ export interface NotConverged {
   readonly tolerance: number
 }
 
+/** The problem has no solution: e.g. no point in the box reaches the target class. */
+export interface Infeasible {
+  readonly _tag: 'Infeasible'
+  readonly message: string
+}
+
 /** The oracle lacks a capability the probe needs (`scores`, `gradients`, `whitebox`, …). */
 export interface MissingCapability {
   readonly _tag: 'MissingCapability'
@@ -96,7 +102,7 @@ export type OracleError =
   | MissingCapability
 
 /** What a probe can fail with: any oracle error, plus the algorithm's own reasons. */
-export type ProbeError = OracleError | InvalidOptions | NotConverged
+export type ProbeError = OracleError | InvalidOptions | NotConverged | Infeasible
 
 /** The tag of each error: a union of string literals, for exhaustive switches. */
 export type ErrorTag = ProbeError['_tag']
@@ -145,6 +151,7 @@ export const errors = {
     residual,
     tolerance,
   }),
+  infeasible: (message: string): Infeasible => ({ _tag: 'Infeasible', message }),
   missingCapability: (capability: string, oracleId: string, hint = ''): MissingCapability => ({
     _tag: 'MissingCapability',
     message: `oracle '${oracleId}' lacks the '${capability}' capability${hint === '' ? '' : `; ${hint}`}`,

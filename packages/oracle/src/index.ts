@@ -12,6 +12,7 @@ export {
   type Timeout,
   type Aborted,
   type NotConverged,
+  type Infeasible,
   type MissingCapability,
   type OracleError,
   type ProbeError,

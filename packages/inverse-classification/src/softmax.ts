@@ -1,0 +1,236 @@
+import { either as E, function as F } from 'fp-ts'
+import { errors, type Matrix, type ProbeError } from '@sonde/oracle'
+import { kktResidual, type LinearConstraints } from './constraints.js'
+import { solveNnqp } from './nnqp.js'
+import { clip, distance, resolveProblem, type InverseOptions, type InverseResult, type ResolvedProblem, type SoftmaxModel } from './problem.js'
+import { solveProbability } from './probability.js'
+
+/**
+ * A softmax model with its per-model precomputation M = W Wᵀ (K × K), reused by every query.
+ * Computing M costs O(K²D) once; each query then costs O(KD) plus a solve in ≤ K−1 dual variables.
+ */
+export interface PreparedSoftmax {
+  readonly model: SoftmaxModel
+  /** M = W Wᵀ, row-major K × K. */
+  readonly gram: Float64Array
+}
+
+/**
+ * Check a softmax model and precompute M = W Wᵀ, for {@link inverseSoftmax} and
+ * {@link inverseSoftmaxBatch} over many queries.
+ *
+ * @example
+ * const prepared = prepareSoftmax(model) // Either<ProbeError, PreparedSoftmax>
+ */
+export const prepareSoftmax = (model: SoftmaxModel): E.Either<ProbeError, PreparedSoftmax> => {
+  const { rows: k, cols: d, data: w } = model.weights
+  if (w.length !== k * d) return E.left(errors.shapeMismatch('model.weights', `${k}×${d} values`, `${w.length} values`))
+  if (k < 2) return E.left(errors.invalidInput(`model.weights has ${k} rows; a softmax model needs at least 2 classes`, 'model.weights'))
+  if (model.bias.length !== k) return E.left(errors.shapeMismatch('model.bias', `${k} values (one per class)`, `${model.bias.length} values`))
+  for (let i = 0; i < w.length; i++) {
+    if (!Number.isFinite(w[i]!)) return E.left(errors.invalidInput(`model.weights[${Math.floor(i / d)}][${i % d}] is ${w[i]}`, `model.weights[${Math.floor(i / d)}][${i % d}]`))
+  }
+  for (let i = 0; i < k; i++) if (!Number.isFinite(model.bias[i]!)) return E.left(errors.invalidInput(`model.bias[${i}] is ${model.bias[i]}`, `model.bias[${i}]`))
+  const gram = new Float64Array(k * k)
+  for (let a = 0; a < k; a++) {
+    for (let b = a; b < k; b++) {
+      let s = 0
+      const ao = a * d
+      const bo = b * d
+      for (let j = 0; j < d; j++) s += w[ao + j]! * w[bo + j]!
+      gram[a * k + b] = s
+      gram[b * k + a] = s
+    }
+  }
+  return E.right({ model, gram })
+}
+
+const isPrepared = (m: SoftmaxModel | PreparedSoftmax): m is PreparedSoftmax => 'gram' in m
+
+/** The margin constraints of target t: gⱼ(x) = (w_t − w_c)ᵀx + b_t − b_c − τ for each competitor c. */
+export const marginConstraints = (model: SoftmaxModel, t: number, tau: number): LinearConstraints & { readonly classOf: Int32Array } => {
+  const { rows: k, cols: d, data: w } = model.weights
+  const classOf = Int32Array.from({ length: k - 1 }, (_, j) => (j < t ? j : j + 1))
+  return {
+    m: k - 1,
+    classOf,
+    value: (j, x) => {
+      const c = classOf[j]!
+      let s = model.bias[t]! - model.bias[c]! - tau
+      for (let i = 0; i < d; i++) s += (w[t * d + i]! - w[c * d + i]!) * x[i]!
+      return s
+    },
+    addRow: (j, alpha, out) => {
+      const c = classOf[j]!
+      for (let i = 0; i < d; i++) out[i]! += alpha * (w[t * d + i]! - w[c * d + i]!)
+    },
+  }
+}
+
+/**
+ * Exact projection onto {x : f_t(x) − f_c(x) ≥ τ ∀c ≠ t} ∩ box by the dual: λ ≥ 0 over the K−1
+ * competitors, x(λ) = clip(x0 + Σ λ_c (w_t − w_c)). For a fixed set of clipped coordinates the
+ * dual is a non-negative QP with H = A_F A_Fᵀ (A_F: the constraint rows on free coordinates),
+ * formed from M = WWᵀ with rank-one corrections for clipped coordinates; the clipped set is
+ * updated from x(λ) until it no longer changes (a primal-dual active-set iteration).
+ */
+export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: number): E.Either<ProbeError, InverseResult> => {
+  const { model, gram } = prep
+  const { rows: k, cols: d, data: w } = model.weights
+  const t = p.target
+  const { x0, lower, upper } = p
+  const cons = marginConstraints(model, t, tau)
+  const m = k - 1
+  const classOf = cons.classOf
+
+  const finish = (x: Float64Array, lambda: Float64Array, iterations: number): InverseResult => {
+    const multipliers = new Float64Array(k)
+    const active: number[] = []
+    lambda.forEach((l, j) => {
+      multipliers[classOf[j]!] = l
+      if (l > 0) active.push(classOf[j]!)
+    })
+    return {
+      x,
+      distance: distance(x, x0),
+      kktResidual: kktResidual(cons, x, x0, lower, upper, lambda),
+      iterations,
+      activeClasses: Int32Array.from(active),
+      multipliers,
+    }
+  }
+
+  // x̃: x0 on free coordinates, the bound on clipped ones; q = g(x̃), the dual's linear term.
+  const xt = Float64Array.from(x0, (v, i) => clip(v, lower[i]!, upper[i]!))
+  const clipped = new Uint8Array(d)
+  for (let i = 0; i < d; i++) clipped[i] = x0[i]! <= lower[i]! || x0[i]! >= upper[i]! ? 1 : 0
+  const q = Float64Array.from({ length: m }, (_, j) => cons.value(j, xt))
+  if (q.every((v) => v >= 0)) return E.right(finish(xt, new Float64Array(m), 0))
+
+  if (p.boxed) {
+    // A competitor no point of the box can beat by τ makes the problem infeasible.
+    for (let j = 0; j < m; j++) {
+      const c = classOf[j]!
+      let best = model.bias[t]! - model.bias[c]! - tau
+      for (let i = 0; i < d; i++) {
+        const a = w[t * d + i]! - w[c * d + i]!
+        best += a > 0 ? a * upper[i]! : a < 0 ? a * lower[i]! : 0
+      }
+      if (best < 0) {
+        return E.left(errors.infeasible(`no point within the bounds (and immutable features) puts class ${t} ${tau} above class ${c}: the best reachable margin is ${(best + tau).toPrecision(6)}`))
+      }
+    }
+  }
+
+  // H = G − Σ_{clipped i} aᵢaᵢᵀ, with G[i][j] = M_tt − M_t,ci − M_t,cj + M_ci,cj.
+  const h = new Float64Array(m * m)
+  for (let a = 0; a < m; a++) {
+    for (let b = 0; b < m; b++) {
+      const ca = classOf[a]!
+      const cb = classOf[b]!
+      h[a * m + b] = gram[t * k + t]! - gram[t * k + ca]! - gram[t * k + cb]! + gram[ca * k + cb]!
+    }
+  }
+  const column = new Float64Array(m)
+  const columnOf = (i: number): Float64Array => {
+    for (let j = 0; j < m; j++) column[j] = w[t * d + i]! - w[classOf[j]! * d + i]!
+    return column
+  }
+  const rankOne = (i: number, sign: number): void => {
+    const a = columnOf(i)
+    for (let r = 0; r < m; r++) {
+      const ar = sign * a[r]!
+      if (ar === 0) continue
+      for (let c = 0; c < m; c++) h[r * m + c]! += ar * a[c]!
+    }
+  }
+  for (let i = 0; i < d; i++) if (clipped[i] === 1) rankOne(i, -1)
+
+  let lambda: Float64Array = new Float64Array(m)
+  let iterations = 0
+  const y = new Float64Array(d)
+  for (let outer = 0; outer < 200; outer++) {
+    const sol = solveNnqp(h, q, m, lambda)
+    iterations += sol.iterations + 1
+    lambda = sol.lambda
+    if (sol.dependent.length > 0) {
+      return E.left(errors.infeasible(`the constraints against classes ${sol.dependent.map((j) => classOf[j]).join(', ')} cannot be met together with the others within the bounds`))
+    }
+    y.set(x0)
+    for (let j = 0; j < m; j++) if (lambda[j]! > 0) cons.addRow(j, lambda[j]!, y)
+    let changed = 0
+    for (let i = 0; i < d; i++) {
+      const lo = lower[i]!
+      const hi = upper[i]!
+      const nowClipped = y[i]! <= lo || y[i]! >= hi ? 1 : 0
+      const value = nowClipped === 1 ? clip(y[i]!, lo, hi) : x0[i]!
+      if (nowClipped === clipped[i] && value === xt[i]) continue
+      changed++
+      const a = columnOf(i)
+      const dx = value - xt[i]!
+      if (dx !== 0) for (let j = 0; j < m; j++) q[j]! += a[j]! * dx
+      if (nowClipped !== clipped[i]) rankOne(i, nowClipped === 1 ? -1 : 1)
+      clipped[i] = nowClipped
+      xt[i] = value
+    }
+    if (changed === 0) {
+      const x = Float64Array.from(y, (v, i) => clip(v, lower[i]!, upper[i]!))
+      return E.right(finish(x, lambda, iterations))
+    }
+  }
+  return E.left(errors.notConverged('inverse softmax (active-set over clipped coordinates)', iterations, Number.NaN, 0))
+}
+
+/**
+ * The closest point to `x0` (Euclidean) that a softmax classifier assigns to `options.target`,
+ * with logit margin ε over every other class (default {@link DEFAULT_MARGIN}) or with target
+ * probability ≥ p, inside the bounds, immutable features unchanged.
+ *
+ * Exact: solved through the dual in at most K−1 variables; the answer satisfies the KKT
+ * conditions to rounding — see `result.kktResidual`. Pass a {@link PreparedSoftmax} to reuse
+ * M = WWᵀ across queries.
+ *
+ * Gotchas: with bounds or immutables the target can be out of reach — you get `Infeasible`,
+ * never a guess; `probability` with bounds is not supported (`InvalidInput`; use `margin`).
+ *
+ * @example
+ * const r = inverseSoftmax(model, x0, { target: 3, probability: 0.9 })
+ * const r2 = inverseSoftmax(prepared, x0, { target: 8, lower: 0, upper: 1 })
+ */
+export const inverseSoftmax = (
+  model: SoftmaxModel | PreparedSoftmax,
+  x0: Float64Array,
+  options: InverseOptions,
+): E.Either<ProbeError, InverseResult> =>
+  F.pipe(
+    isPrepared(model) ? E.right(model) : prepareSoftmax(model),
+    E.chain((prep) =>
+      F.pipe(
+        resolveProblem(x0, options, prep.model.weights.cols, prep.model.weights.rows),
+        E.chain((p) => (p.mode === 'margin' ? solveMargin(prep, p, p.margin) : solveProbability(prep, p))),
+      ),
+    ),
+  )
+
+/**
+ * {@link inverseSoftmax} for every row of `x0s`, sharing one precomputation of M = WWᵀ. Each row
+ * gets its own answer or error (an infeasible row does not stop the others).
+ *
+ * @example
+ * const results = inverseSoftmaxBatch(model, testDigits, { target: 8, lower: 0, upper: 1 })
+ */
+export const inverseSoftmaxBatch = (
+  model: SoftmaxModel | PreparedSoftmax,
+  x0s: Matrix,
+  options: InverseOptions,
+): E.Either<ProbeError, ReadonlyArray<E.Either<ProbeError, InverseResult>>> =>
+  F.pipe(
+    isPrepared(model) ? E.right(model) : prepareSoftmax(model),
+    E.chain((prep) =>
+      x0s.cols !== prep.model.weights.cols
+        ? E.left<ProbeError>(errors.shapeMismatch('x0s', `${prep.model.weights.cols} columns`, `${x0s.cols} columns`))
+        : E.right(
+            Array.from({ length: x0s.rows }, (_, r) => inverseSoftmax(prep, x0s.data.slice(r * x0s.cols, (r + 1) * x0s.cols), options)),
+          ),
+    ),
+  )

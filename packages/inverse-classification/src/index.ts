@@ -8,3 +8,5 @@ export {
 export { inverseLogistic } from './logistic.js'
 export { inverseSoftmax, inverseSoftmaxBatch, prepareSoftmax, type PreparedSoftmax } from './softmax.js'
 export { kktResidual, type LinearConstraints } from './constraints.js'
+export { counterfactual, type CounterfactualOptions, type CounterfactualResult, type Surrogate } from './counterfactual.js'
+export { inverseClassificationProbe, type InverseProbeOptions } from './probe.js'

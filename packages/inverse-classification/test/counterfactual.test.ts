@@ -1,0 +1,92 @@
+import { either as E, function as F } from 'fp-ts'
+import { describe, expect, it } from 'vitest'
+import { budget, createRng, labelOnly, makeContext, makeRegistry, meter, runProbe, toPromise, type Matrix } from '@sonde/oracle'
+import { SoftmaxRegression } from '@sonde/models'
+import { counterfactual, inverseClassificationProbe, inverseSoftmax } from '../src/index.js'
+
+const model = SoftmaxRegression.random(20, 4, 11, { domain: { lower: -3, upper: 3 } })
+const x0 = Float64Array.from({ length: 20 }, (_, i) => 0.5 * Math.sin(i))
+const labelOf = async (m: SoftmaxRegression, x: Float64Array) => (await toPromise(m.predict({ rows: 1, cols: x.length, data: x }))).labels[0]!
+const current = await labelOf(model, x0)
+const target = (current + 1) % 4
+
+// A surrogate that is close to, but not the same as, the black box: weights off by ~10 %.
+const rng = createRng(5)
+const perturbed = {
+  weights: { ...model.weights, data: model.weights.data.map((v) => v * (1 + 0.1 * rng.normal())) } as Matrix,
+  bias: model.bias.map((v) => v + 0.05 * rng.normal()),
+}
+
+describe('counterfactual', () => {
+  it('with an exact surrogate: confirmed by one query, equal to the exact solution', async () => {
+    const box = labelOnly(model)
+    const r = await toPromise(counterfactual(box, model, x0, { target }))
+    const exact = inverseSoftmax(model, x0, { target, lower: -3, upper: 3 })
+    expect(E.isRight(exact)).toBe(true)
+    expect(r.confirmed).toBe(true)
+    expect(r.repaired).toBe(false)
+    expect(r.queries).toBe(1)
+    if (E.isRight(exact)) expect(r.distance).toBe(exact.right.distance)
+  })
+
+  it('with an approximate surrogate: repairs along the ray, the oracle confirms, queries are counted', async () => {
+    // Find a target the perturbed surrogate gets wrong at its own optimum, so repair is exercised.
+    let found = false
+    for (let t = 0; t < 4 && !found; t++) {
+      if (t === current) continue
+      const exact = inverseSoftmax(perturbed, x0, { target: t, margin: 0 })
+      if (E.isLeft(exact) || (await labelOf(model, exact.right.x)) === t) continue
+      found = true
+      const watched = meter(labelOnly(model))
+      const r = await toPromise(counterfactual(watched, perturbed, x0, { target: t, margin: 0, maxQueries: 30 }))
+      expect(r.repaired).toBe(true)
+      expect(r.confirmed).toBe(true)
+      expect(await labelOf(model, r.x)).toBe(t) // checked independently of the oracle wrapper
+      expect(r.queries).toBe(watched.usage().predictRows)
+      expect(r.queries).toBeLessThanOrEqual(30)
+      // The repaired point is not closer than the true optimum on the box's own model.
+      const truth = inverseSoftmax(model, x0, { target: t, margin: 0, lower: -3, upper: 3 })
+      if (E.isRight(truth)) expect(r.distance).toBeGreaterThanOrEqual(truth.right.distance - 1e-9)
+    }
+    expect(found).toBe(true)
+  })
+
+  it('never spends more than the budget: an exhausted budget ends the search with an unconfirmed answer', async () => {
+    for (let t = 0; t < 4; t++) {
+      if (t === current) continue
+      const exact = inverseSoftmax(perturbed, x0, { target: t, margin: 0 })
+      if (E.isLeft(exact) || (await labelOf(model, exact.right.x)) === t) continue
+      const limited = F.pipe(labelOnly(model), budget(2))
+      const r = await toPromise(counterfactual(limited, perturbed, x0, { target: t, margin: 0 }))
+      expect(r.queries).toBeLessThanOrEqual(2)
+      expect(limited.budgetState().predict.used).toBeLessThanOrEqual(2)
+      return
+    }
+  })
+
+  it('refuses a surrogate of the wrong width', async () => {
+    const r = await counterfactual(model, SoftmaxRegression.random(5, 4, 1), x0, { target })()
+    expect(E.isLeft(r) && r.left._tag).toBe('ShapeMismatch')
+  })
+})
+
+describe('inverseClassificationProbe', () => {
+  it('decodes JSON-like options and runs through the registry', async () => {
+    const reg = makeRegistry([inverseClassificationProbe])
+    expect(E.isRight(reg)).toBe(true)
+    const weights = Array.from({ length: 4 }, (_, c) => Array.from(model.weights.data.subarray(c * 20, (c + 1) * 20)))
+    const r = await toPromise(
+      runProbe(inverseClassificationProbe, labelOnly(model), { x0: Array.from(x0), surrogate: { weights, bias: Array.from(model.bias) }, target }, makeContext({ seed: 3 })),
+    )
+    expect(r.confirmed).toBe(true)
+    expect(r.seed).toBe(3)
+  })
+
+  it('lists every bad option path', async () => {
+    const r = await runProbe(inverseClassificationProbe, model, { x0: [1, 'a'], surrogate: { weights: [[1]], bias: [0] }, target: -1 }, makeContext({ seed: 0 }))()
+    expect(E.isLeft(r) && r.left._tag).toBe('InvalidOptions')
+    if (E.isLeft(r) && r.left._tag === 'InvalidOptions') {
+      expect(r.left.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['options.x0[1]', 'options.surrogate.weights', 'options.target']))
+    }
+  })
+})

@@ -8,12 +8,14 @@ import { cpus, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import { useFastestBackend } from '@sonde/models'
 import type { SuiteResult } from './measure.js'
+import { inverseClassification } from './suites/inverse-classification.js'
 import { oracleOverhead } from './suites/oracle-overhead.js'
 import { tfjsBackends } from './suites/tfjs-backends.js'
 
 const suites: Record<string, () => Promise<SuiteResult>> = {
   'oracle-overhead': oracleOverhead,
   'tfjs-backends': tfjsBackends,
+  'inverse-classification': inverseClassification,
 }
 
 const wanted = process.argv.slice(2)

@@ -1,7 +1,7 @@
 import { either as E, function as F } from 'fp-ts'
 import { errors, type ProbeError } from '@sonde/oracle'
 import { kktResidual, type LinearConstraints } from './constraints.js'
-import { clip, distance, resolveProblem, type InverseOptions, type InverseResult, type LogisticModel } from './problem.js'
+import { clipAlong, distance, resolveProblem, type InverseOptions, type InverseResult, type LogisticModel } from './problem.js'
 
 const logit = (p: number): number => Math.log(p / (1 - p))
 
@@ -31,7 +31,8 @@ export const inverseLogistic = (model: LogisticModel, x0: Float64Array, options:
       const s = p.target === 1 ? 1 : -1
       // s·z ≥ τ: z = wᵀx + b is the logit of class 1 (class 0's logit is 0).
       const tau = p.mode === 'margin' ? p.margin : logit(p.probability)
-      const a = model.weights.map((v) => s * v)
+      const a = new Float64Array(d)
+      for (let i = 0; i < d; i++) a[i] = s * model.weights[i]!
       const c = s * model.bias - tau
       const cons: LinearConstraints = {
         m: 1,
@@ -43,9 +44,10 @@ export const inverseLogistic = (model: LogisticModel, x0: Float64Array, options:
         addRow: (_, alpha, out) => {
           for (let i = 0; i < d; i++) out[i]! += alpha * a[i]!
         },
+        values: (x) => Float64Array.of(cons.value(0, x)),
       }
       const { lower, upper } = p
-      const at = (mu: number): Float64Array => Float64Array.from(x0, (v, i) => clip(v + mu * a[i]!, lower[i]!, upper[i]!))
+      const at = (mu: number): Float64Array => clipAlong(x0, mu, a, lower, upper)
       const finish = (x: Float64Array, mu: number, iterations: number): InverseResult => {
         const lambda = Float64Array.of(mu)
         return {

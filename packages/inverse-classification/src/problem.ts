@@ -144,3 +144,10 @@ export const distance = (a: Float64Array, b: Float64Array): number => {
   for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2
   return Math.sqrt(s)
 }
+
+/** clip(v + t·dir, lower, upper) per coordinate, as a plain loop (typed-array `from` with a callback is several times slower). */
+export const clipAlong = (v: Float64Array, t: number, dir: Float64Array | undefined, lower: Float64Array, upper: Float64Array): Float64Array => {
+  const out = new Float64Array(v.length)
+  for (let i = 0; i < v.length; i++) out[i] = clip(dir === undefined ? v[i]! : v[i]! + t * dir[i]!, lower[i]!, upper[i]!)
+  return out
+}

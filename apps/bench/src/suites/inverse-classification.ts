@@ -79,7 +79,7 @@ const genericDualFista =
       return x
     }
     // Lipschitz constant of the dual gradient: ‖A‖², by 30 power iterations on AᵀA.
-    let v = Float64Array.from({ length: k - 1 }, () => 1)
+    let v: Float64Array = Float64Array.from({ length: k - 1 }, () => 1)
     let lip = 1
     for (let it = 0; it < 30; it++) {
       const u = atl(v).map((val, i) => val - x0[i]!)
@@ -89,8 +89,8 @@ const genericDualFista =
       lip = Math.hypot(...next) / Math.hypot(...v)
       v = next.map((val) => val / Math.hypot(...next))
     }
-    let lam = new Float64Array(k - 1)
-    let y = lam.slice()
+    let lam: Float64Array = new Float64Array(k - 1)
+    let y: Float64Array = lam.slice()
     let t = 1
     let x = x0.slice()
     for (let it = 0; it < 20_000; it++) {

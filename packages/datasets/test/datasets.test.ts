@@ -100,3 +100,22 @@ describe('synthetic sets', () => {
     }
   })
 })
+
+describe('PNG output', () => {
+  it('writes a valid 8-bit greyscale PNG whose IDAT inflates back to the pixels', async () => {
+    const { inflateSync } = await import('node:zlib')
+    const { encodeGrayPng, imageGrid } = await import('../src/index.js')
+    const pixels = Float64Array.from({ length: 6 }, (_, i) => i / 5)
+    const png = encodeGrayPng(pixels, 3, 2)
+    expect(Array.from(png.subarray(0, 8))).toEqual([137, 80, 78, 71, 13, 10, 26, 10])
+    const view = new DataView(png.buffer, png.byteOffset)
+    expect(view.getUint32(16)).toBe(3)
+    expect(view.getUint32(20)).toBe(2)
+    const idatLength = view.getUint32(33)
+    const raw = inflateSync(png.subarray(41, 41 + idatLength))
+    expect(Array.from(raw)).toEqual([0, 0, 51, 102, 0, 153, 204, 255])
+    const grid = imageGrid({ rows: 3, cols: 4, data: new Float64Array(12).fill(1) }, { width: 2, height: 2, columns: 2 })
+    expect([grid.width, grid.height]).toEqual([5, 5])
+    expect(grid.pixels[2]).toBe(0.5)
+  })
+})

@@ -1,0 +1,94 @@
+import { deflateSync } from 'node:zlib'
+import type { Matrix } from '@sonde/oracle'
+
+const crcTable = (() => {
+  const t = new Uint32Array(256)
+  for (let n = 0; n < 256; n++) {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    t[n] = c >>> 0
+  }
+  return t
+})()
+
+const crc32 = (bytes: Uint8Array): number => {
+  let c = 0xffffffff
+  for (const b of bytes) c = crcTable[(c ^ b) & 0xff]! ^ (c >>> 8)
+  return (c ^ 0xffffffff) >>> 0
+}
+
+const chunk = (type: string, data: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(12 + data.length)
+  const view = new DataView(out.buffer)
+  view.setUint32(0, data.length)
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i)
+  out.set(data, 8)
+  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)))
+  return out
+}
+
+/**
+ * Encode a grey-level image (values in [0, 1], row-major, 0 = black) as an 8-bit PNG file.
+ * Values outside [0, 1] are clipped. Node only (uses zlib).
+ *
+ * @example
+ * writeFileSync('digit.png', encodeGrayPng(mnist.x.data.subarray(0, 784), 28, 28))
+ */
+export const encodeGrayPng = (pixels: ArrayLike<number>, width: number, height: number): Uint8Array => {
+  if (pixels.length !== width * height) throw new RangeError(`encodeGrayPng: ${pixels.length} pixels for a ${width}×${height} image`)
+  const raw = new Uint8Array(height * (width + 1))
+  for (let y = 0; y < height; y++) {
+    raw[y * (width + 1)] = 0 // filter: none
+    for (let x = 0; x < width; x++) {
+      const v = pixels[y * width + x]!
+      raw[y * (width + 1) + 1 + x] = Math.round(255 * (v < 0 ? 0 : v > 1 ? 1 : v))
+    }
+  }
+  const header = new Uint8Array(13)
+  const hv = new DataView(header.buffer)
+  hv.setUint32(0, width)
+  hv.setUint32(4, height)
+  header.set([8, 0, 0, 0, 0], 8) // 8-bit, greyscale, deflate, no filter, no interlace
+  const parts = [
+    Uint8Array.of(137, 80, 78, 71, 13, 10, 26, 10),
+    chunk('IHDR', header),
+    chunk('IDAT', new Uint8Array(deflateSync(raw))),
+    chunk('IEND', new Uint8Array(0)),
+  ]
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0))
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}
+
+/**
+ * Tile the rows of `images` (each `width × height` grey levels) into one grid image, `columns`
+ * wide with a 1-pixel mid-grey gap; returns the pixels and the grid's size, ready for
+ * {@link encodeGrayPng}.
+ *
+ * @example
+ * const grid = imageGrid(samples, { width: 28, height: 28, columns: 8 })
+ * writeFileSync('grid.png', encodeGrayPng(grid.pixels, grid.width, grid.height))
+ */
+export const imageGrid = (
+  images: Matrix,
+  o: { readonly width: number; readonly height: number; readonly columns: number },
+): { readonly pixels: Float64Array; readonly width: number; readonly height: number } => {
+  if (images.cols !== o.width * o.height) throw new RangeError(`imageGrid: rows have ${images.cols} values; ${o.width}×${o.height} needs ${o.width * o.height}`)
+  const cols = Math.max(1, Math.min(o.columns, images.rows))
+  const rows = Math.ceil(images.rows / cols)
+  const width = cols * (o.width + 1) - 1
+  const height = rows * (o.height + 1) - 1
+  const pixels = new Float64Array(width * height).fill(0.5)
+  for (let n = 0; n < images.rows; n++) {
+    const gx = (n % cols) * (o.width + 1)
+    const gy = Math.floor(n / cols) * (o.height + 1)
+    for (let y = 0; y < o.height; y++) {
+      for (let x = 0; x < o.width; x++) pixels[(gy + y) * width + gx + x] = images.data[n * images.cols + y * o.width + x]!
+    }
+  }
+  return { pixels, width, height }
+}

@@ -191,7 +191,10 @@ export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: numb
       return E.right(finish(x, lambda, iterations))
     }
   }
-  return E.left(errors.notConverged('inverse softmax (active-set over clipped coordinates)', iterations, Number.NaN, 0))
+  return E.left({
+    ...errors.notConverged('inverse softmax (active set over clipped coordinates)', iterations, Number.POSITIVE_INFINITY, 0),
+    message: `inverse softmax did not converge: the set of clipped coordinates still changed after 200 rounds (${iterations} iterations); please report the problem`,
+  })
 }
 
 /**

@@ -1,0 +1,181 @@
+import { either as E, function as F } from 'fp-ts'
+import { describe, expect, it } from 'vitest'
+import { createRng, fromFunction, labelOnly, meter, toPromise, topK, type Matrix } from '@sonde/oracle'
+import { LogisticRegression, randomTwoLayerRelu, SoftmaxRegression, TwoLayerRelu } from '@sonde/models'
+import { extractLinear, extractReluNetwork } from '../src/index.js'
+
+const relErr = (a: Float64Array, b: Float64Array): number => {
+  let diff = 0
+  let scale = 0
+  a.forEach((v, i) => {
+    diff = Math.max(diff, Math.abs(v - b[i]!))
+    scale = Math.max(scale, Math.abs(b[i]!))
+  })
+  return diff / scale
+}
+
+describe('extractLinear', () => {
+  it('recovers a random softmax model (D = 784, K = 10) from logits to 1e-9 with exactly K gradient rows + 1 value row', async () => {
+    const victim = SoftmaxRegression.random(784, 10, 1, { output: 'logits' })
+    const watched = meter(victim)
+    const ex = await toPromise(extractLinear(watched))
+    expect(ex.queries).toEqual({ gradientRows: 10, valueRows: 1 })
+    expect(watched.usage()).toMatchObject({ gradientRows: 10, predictRows: 1 })
+    const m = ex.model as SoftmaxRegression
+    expect(relErr(m.weights.data, victim.weights.data)).toBeLessThanOrEqual(1e-9)
+    expect(relErr(m.bias, victim.bias)).toBeLessThanOrEqual(1e-9)
+    const fid = await toPromise(ex.fidelity({ count: 500, seed: 2 }))
+    expect(fid.agreement).toBe(1)
+    expect(fid.maxRelativeError).toBeLessThanOrEqual(1e-9)
+  })
+
+  it('from probabilities: weights exact, biases up to one common shift, every prediction identical', async () => {
+    const victim = SoftmaxRegression.random(50, 5, 2, { output: 'probabilities' })
+    const ex = await toPromise(extractLinear(victim))
+    const m = ex.model as SoftmaxRegression
+    expect(relErr(m.weights.data, victim.weights.data)).toBeLessThanOrEqual(1e-9)
+    const shift = m.bias[0]! - victim.bias[0]!
+    m.bias.forEach((b, i) => expect(Math.abs(b - shift - victim.bias[i]!)).toBeLessThanOrEqual(1e-9))
+    const fid = await toPromise(ex.fidelity({ count: 500, seed: 3 }))
+    expect(fid.agreement).toBe(1)
+    expect(fid.maxAbsError).toBeLessThanOrEqual(1e-12)
+  })
+
+  it('a one-logit oracle becomes a logistic model with 1 gradient row + 1 value row', async () => {
+    const w = Float64Array.from({ length: 20 }, (_, i) => Math.sin(i))
+    const oracle = fromFunction(
+      { id: 'one-logit', inputDim: 20, numClasses: 1, output: 'logits' },
+      (x) => ({ rows: x.rows, cols: 1, data: Float64Array.from({ length: x.rows }, (_, r) => 0.3 + w.reduce((s, wj, j) => s + wj * x.data[r * 20 + j]!, 0)) }),
+      { gradient: (x) => ({ rows: x.rows, cols: 20, data: Float64Array.from({ length: x.rows * 20 }, (_, k) => w[k % 20]!) }) },
+    )
+    const ex = await toPromise(extractLinear(oracle))
+    expect(ex.queries).toEqual({ gradientRows: 1, valueRows: 1 })
+    const m = ex.model as LogisticRegression
+    expect(relErr(m.weights, w)).toBeLessThanOrEqual(1e-12)
+    expect(m.bias).toBeCloseTo(0.3, 12)
+    expect((await toPromise(ex.fidelity({ count: 200, seed: 1 }))).agreement).toBe(1)
+  })
+
+  it('needs scores for the biases', async () => {
+    const victim = SoftmaxRegression.random(5, 3, 1)
+    const r = await extractLinear({ ...labelOnly(victim), gradient: victim.gradient })()
+    expect(E.isLeft(r) && r.left._tag).toBe('MissingCapability')
+    void topK
+  })
+})
+
+describe('extractReluNetwork', () => {
+  const grid: Array<[number, number]> = []
+  for (const h of [16, 64, 128]) for (const d of [128, 784, 5000]) grid.push([h, d])
+  const counts = new Map<number, number[]>()
+
+  it.each(grid)('h = %i, d = %i: exact to 1e-9 on 2,000 random inputs within 3·h·log₂h gradient rows', async (h, d) => {
+    const victim = randomTwoLayerRelu({ inputDim: d, hidden: h, seed: 10 * h + d })
+    const ex = await toPromise(extractReluNetwork(victim, { seed: 1 }))
+    expect(ex.model.hidden).toBe(h)
+    expect(ex.queries.gradientRows).toBeLessThanOrEqual(3 * h * Math.log2(h))
+    counts.set(h, [...(counts.get(h) ?? []), ex.queries.gradientRows])
+    const fid = await toPromise(ex.fidelity({ count: 2000, seed: 7 }))
+    expect(fid.maxRelativeError).toBeLessThanOrEqual(1e-9)
+    expect(fid.agreement).toBe(1)
+  }, 60_000)
+
+  it('the gradient-row count is flat in d (within ±25 % across d = 128 … 5000 for each h)', () => {
+    for (const [, cs] of counts) {
+      expect(cs.length).toBe(3)
+      expect(Math.max(...cs) / Math.min(...cs)).toBeLessThanOrEqual(1.25)
+    }
+  })
+
+  it('recovers the units up to permutation and positive rescaling', async () => {
+    const victim = randomTwoLayerRelu({ inputDim: 30, hidden: 6, seed: 4 })
+    const ex = await toPromise(extractReluNetwork(victim, { seed: 2 }))
+    const found = ex.model
+    for (let i = 0; i < 6; i++) {
+      const wi = victim.hiddenWeights.data.subarray(i * 30, (i + 1) * 30)
+      // Some extracted unit is a positive multiple of (wᵢ, bᵢ).
+      const match = Array.from({ length: found.hidden }, (_, j) => j).some((j) => {
+        const wj = found.hiddenWeights.data.subarray(j * 30, (j + 1) * 30)
+        const s = wj[0]! / wi[0]!
+        return s > 0 && wj.every((v, k) => Math.abs(v - s * wi[k]!) <= 1e-9 * Math.abs(s)) && Math.abs(found.hiddenBias[j]! - s * victim.hiddenBias[i]!) <= 1e-8 * Math.abs(s)
+      })
+      expect(match).toBe(true)
+    }
+  })
+
+  it('several outputs: each logit extracted, the whole network reproduced', async () => {
+    const victim = randomTwoLayerRelu({ inputDim: 40, hidden: 8, outputs: 3, seed: 5 })
+    const ex = await toPromise(extractReluNetwork(victim, { seed: 3 }))
+    const fid = await toPromise(ex.fidelity({ count: 500, seed: 1 }))
+    expect(fid.maxRelativeError).toBeLessThanOrEqual(1e-9)
+    // Where every hidden unit is off all three logits are exactly 0 (no output bias): a true tie,
+    // which rounding in the copy (~1e-16) breaks either way. 2 of these 500 points are such ties.
+    expect(fid.agreement).toBeGreaterThanOrEqual(0.99)
+  })
+
+  it('without hidden biases, from gradient queries alone', async () => {
+    const victim = randomTwoLayerRelu({ inputDim: 100, hidden: 16, seed: 6, hiddenBias: false })
+    const ex = await toPromise(extractReluNetwork(victim, { seed: 1, hiddenBias: false }))
+    expect(ex.queries.valueRows).toBe(0)
+    const fid = await toPromise(ex.fidelity({ count: 1000, seed: 2 }))
+    expect(fid.maxRelativeError).toBeLessThanOrEqual(1e-9)
+  })
+
+  it('h > d gives the documented error, not a model', async () => {
+    const victim = randomTwoLayerRelu({ inputDim: 5, hidden: 12, seed: 7 })
+    const r = await extractReluNetwork(victim, { seed: 1 })()
+    expect(E.isLeft(r)).toBe(true)
+    if (E.isLeft(r)) expect(r.left.message).toMatch(/h > d|not identifiable|not a 0\/−1 combination|two-layer/)
+  })
+
+  it('a smooth (not piecewise-linear) oracle gives NotConverged, not a model', async () => {
+    const rng = createRng(1)
+    const w = Float64Array.from({ length: 10 * 4 }, () => rng.normal())
+    const f = (x: Matrix) => ({
+      rows: x.rows,
+      cols: 1,
+      data: Float64Array.from({ length: x.rows }, (_, r) => {
+        let s = 0
+        for (let i = 0; i < 4; i++) s += Math.tanh(w.subarray(i * 10, i * 10 + 10).reduce((acc, wj, j) => acc + wj * x.data[r * 10 + j]!, 0))
+        return s
+      }),
+    })
+    const smooth = fromFunction({ id: 'tanh', inputDim: 10, numClasses: 1, output: 'logits' }, f, {
+      gradient: (x) => {
+        const out = new Float64Array(x.rows * 10)
+        for (let r = 0; r < x.rows; r++)
+          for (let i = 0; i < 4; i++) {
+            const wi = w.subarray(i * 10, i * 10 + 10)
+            const z = wi.reduce((acc, wj, j) => acc + wj * x.data[r * 10 + j]!, 0)
+            const dz = 1 - Math.tanh(z) ** 2
+            for (let j = 0; j < 10; j++) out[r * 10 + j]! += dz * wi[j]!
+          }
+        return { rows: x.rows, cols: 10, data: out }
+      },
+    })
+    const r = await extractReluNetwork(smooth, { seed: 1, maxGradientRows: 2000 })()
+    expect(E.isLeft(r) && r.left._tag).toBe('NotConverged')
+  })
+
+  it('a linear oracle is refused with a pointer to extractLinear', async () => {
+    const lin = new TwoLayerRelu({
+      hiddenWeights: { rows: 0, cols: 3, data: new Float64Array(0) },
+      hiddenBias: new Float64Array(0),
+      outputWeights: { rows: 1, cols: 0, data: new Float64Array(0) },
+    })
+    const linear = fromFunction({ id: 'lin', inputDim: 3, numClasses: 1, output: 'logits' }, (x) => ({ rows: x.rows, cols: 1, data: Float64Array.from({ length: x.rows }, (_, r) => x.data[3 * r]!) }), {
+      gradient: (x) => ({ rows: x.rows, cols: 3, data: Float64Array.from({ length: 3 * x.rows }, (_, k) => (k % 3 === 0 ? 1 : 0)) }),
+    })
+    void lin
+    const r = await extractReluNetwork(linear, { seed: 1 })()
+    expect(E.isLeft(r) && r.left.message).toContain('extractLinear')
+  })
+
+  it('is seeded: the same seed spends the same queries and gives the same model', async () => {
+    const victim = randomTwoLayerRelu({ inputDim: 50, hidden: 10, seed: 9 })
+    const a = await toPromise(extractReluNetwork(victim, { seed: 4 }))
+    const b = await toPromise(extractReluNetwork(F.pipe(victim), { seed: 4 }))
+    expect(a.queries).toEqual(b.queries)
+    expect(Array.from(a.model.hiddenWeights.data)).toEqual(Array.from(b.model.hiddenWeights.data))
+  })
+})

@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import { useFastestBackend } from '@sonde/models'
 import type { SuiteResult } from './measure.js'
+import { reluExtraction } from './suites/extraction.js'
 import { inverseClassification } from './suites/inverse-classification.js'
 import { oracleOverhead } from './suites/oracle-overhead.js'
 import { tfjsBackends } from './suites/tfjs-backends.js'
@@ -16,6 +17,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   'oracle-overhead': oracleOverhead,
   'tfjs-backends': tfjsBackends,
   'inverse-classification': inverseClassification,
+  'relu-extraction': reluExtraction,
 }
 
 const wanted = process.argv.slice(2)

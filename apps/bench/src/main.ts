@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import { useFastestBackend } from '@sonde/models'
 import type { SuiteResult } from './measure.js'
+import { copyWithGradients } from './suites/copy-with-gradients.js'
 import { reluExtraction } from './suites/extraction.js'
 import { inverseClassification } from './suites/inverse-classification.js'
 import { oracleOverhead } from './suites/oracle-overhead.js'
@@ -18,6 +19,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   'tfjs-backends': tfjsBackends,
   'inverse-classification': inverseClassification,
   'relu-extraction': reluExtraction,
+  'copy-with-gradients': copyWithGradients,
 }
 
 const wanted = process.argv.slice(2)

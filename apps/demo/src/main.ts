@@ -8,6 +8,7 @@ import { budget, cache, meter, toPromise } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, SoftmaxRegression, trainClassifier, useFastestBackend } from '@sonde/models'
 import { counterfactual } from '@sonde/inverse-classification'
+import { gradientMatchingCopy } from '@sonde/gradient-extraction'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
 import { cachedModel } from './model-cache.js'
 
@@ -80,9 +81,21 @@ console.log(
   `  closest "8" to test digit #${three} (a "3"): distance ${cf.distance.toFixed(3)}; the box says ${cf.oracleLabel} (${cf.confirmed ? 'confirmed' : 'not confirmed'}${cf.repaired ? ', repaired' : ''}); ${cf.queries} box queries; KKT on the surrogate ${cf.surrogate.kktResidual.toExponential(1)}; ${(performance.now() - t1).toFixed(0)} ms`,
 )
 
+// The box's explanation endpoint leaks it: a copy from 50 points with their logit gradients
+// against a copy from the same 50 points' labels alone.
+console.log('\nWhat 50 queries buy (agreement with the box on the test digits):')
+const fifty = subset(trainSet, Array.from({ length: 200 }, (_, i) => 2000 + i)).x
+for (const [name, lambda] of [['labels only', 0], ['labels + gradient explanations', 1]] as const) {
+  const r = await toPromise(gradientMatchingCopy(blackBox, fifty, { queries: 50, fit: 'labels', lambda, seed: 1, epochs: 150 }))
+  const p2 = await toPromise(r.copy.predict(testSet.x))
+  const a = p2.labels.reduce((acc, l, i) => acc + (l === all.labels[i] ? 1 : 0), 0) / testSet.y.length
+  console.log(`  ${name}: ${(100 * a).toFixed(1)} % (${r.queries.valueRows} value rows, ${r.queries.gradientRows} gradient rows)`)
+  r.model.dispose()
+}
+
 const u = blackBox.usage()
 const c = blackBox.cacheStats()
 const b = blackBox.budgetState().predict
 console.log('\nQueries spent:')
-console.log(`  asked ${u.predictRows} rows in ${u.predictCalls} calls; paid ${c.predictMisses} (cache hits ${c.predictHits}); budget ${b.used}/${b.limit}`)
+console.log(`  asked ${u.predictRows} prediction rows in ${u.predictCalls} calls (paid ${c.predictMisses}, cache hits ${c.predictHits}) and ${u.gradientRows} gradient rows; budget ${b.used}/${b.limit} rows`)
 console.log(`done in ${seconds()} s`)

@@ -1,6 +1,7 @@
 import { either as E, taskEither as TE } from 'fp-ts'
-import { createRng, errors, meter, type GradientOracle, type Matrix, type Metered, type OracleError, type ProbeError } from '@sonde/oracle'
+import { createRng, errors, meter, type GradientOracle, type Matrix as SondeMatrix, type Metered, type OracleError, type ProbeError } from '@sonde/oracle'
 import { TwoLayerRelu } from '@sonde/models'
+import { CholeskyDecomposition, Matrix } from 'ml-matrix'
 import { compareOracles, randomPoints, type Extraction } from './extraction.js'
 
 /** Options of {@link extractReluNetwork}. */
@@ -45,33 +46,13 @@ const dotv = (a: Float64Array, b: Float64Array): number => {
   return s
 }
 
-/** Solve the symmetric positive definite system A x = b (n × n) by Cholesky; undefined if singular. */
+/** Solve the symmetric positive definite system A x = b (n × n); undefined if A is not positive definite. */
 const choleskySolve = (a: Float64Array, b: Float64Array, n: number): Float64Array | undefined => {
-  const l = new Float64Array(n * n)
-  let maxDiag = 0
-  for (let i = 0; i < n; i++) maxDiag = Math.max(maxDiag, a[i * n + i]!)
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * n + j]!
-      for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!
-      if (i === j) {
-        if (!(s > 1e-12 * maxDiag)) return undefined
-        l[i * n + i] = Math.sqrt(s)
-      } else l[i * n + j] = s / l[j * n + j]!
-    }
-  }
-  const y = new Float64Array(n)
-  for (let i = 0; i < n; i++) {
-    let s = b[i]!
-    for (let k = 0; k < i; k++) s -= l[i * n + k]! * y[k]!
-    y[i] = s / l[i * n + i]!
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    let s = y[i]!
-    for (let k = i + 1; k < n; k++) s -= l[k * n + i]! * y[k]!
-    y[i] = s / l[i * n + i]!
-  }
-  return y
+  const m = new Matrix(n, n)
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) m.set(i, j, a[i * n + j]!)
+  const chol = new CholeskyDecomposition(m)
+  if (!chol.isPositiveDefinite()) return undefined
+  return Float64Array.from(chol.solve(Matrix.columnVector(Array.from(b))).getColumn(0))
 }
 
 /** One logit's units: f(x) = Σⱼ σⱼ ReLU(ŵⱼᵀx + b̂ⱼ) + ĉ. */
@@ -109,10 +90,10 @@ const extractScalar = async (
   }
   const maxRows = options.maxGradientRows ?? 20_000
   const gradients = async (thetas: readonly number[]): Promise<E.Either<OracleError, Float64Array[]>> => {
-    const x: Matrix = { rows: thetas.length, cols: d, data: new Float64Array(thetas.length * d) }
+    const x: SondeMatrix = { rows: thetas.length, cols: d, data: new Float64Array(thetas.length * d) }
     thetas.forEach((th, r) => x.data.set(at(th), r * d))
     const g = await oracle.gradient(x, logit)()
-    return E.map((m: Matrix) => thetas.map((_, r) => m.data.slice(r * d, (r + 1) * d)))(g)
+    return E.map((m: SondeMatrix) => thetas.map((_, r) => m.data.slice(r * d, (r + 1) * d)))(g)
   }
   const ends = await gradients([-thetaMax, thetaMax])
   if (E.isLeft(ends)) return ends
@@ -192,7 +173,7 @@ const extractScalar = async (
   const units: ScalarNet = { w: [], b: [], sign: [], c: 0 }
   let values: Float64Array | undefined
   if (withBias) {
-    const pts: Matrix = { rows: 2 * h + 1, cols: d, data: new Float64Array((2 * h + 1) * d) }
+    const pts: SondeMatrix = { rows: 2 * h + 1, cols: d, data: new Float64Array((2 * h + 1) * d) }
     intervals.forEach(([a, b], i) => {
       pts.data.set(at(a.theta), 2 * i * d)
       pts.data.set(at(b.theta), (2 * i + 1) * d)

@@ -12,9 +12,14 @@ beforeAll(async () => {
 //   logits               0.579   0.851   0.948
 //   logits + gradients   0.899   0.970   0.982
 describe('gradientMatchingCopy on an MNIST MLP victim (784-64-10)', () => {
-  it.each([20, 50, 200])(
-    'at %i queries, gradient matching agrees more than logits alone, which agree more than labels alone',
+  it.each([
+    [20, 'measured: labels 0.431, logits 0.579, logits + gradients 0.899'],
+    [50, 'measured: labels 0.636, logits 0.851, logits + gradients 0.970'],
+    [200, 'measured: labels 0.838, logits 0.948, logits + gradients 0.982'],
+  ])(
+    'at %i queries gradient matching agrees more than logits alone and than labels alone (%s)',
     async (queries) => {
+      // The numbers in the title were measured with these seeds on the wasm backend.
       const result = new Map<Setting, number>()
       for (const s of ['labels', 'logits', 'logits + gradients'] as Setting[]) {
         const r = await agreementAt(setting.victim, setting.pool, setting.heldOut.x, queries, s)

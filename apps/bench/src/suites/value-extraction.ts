@@ -1,3 +1,4 @@
+import { Matrix as MlMatrix, solve } from 'ml-matrix'
 import { createRng, type Matrix } from '@sonde/oracle'
 import type { TwoLayerRelu } from '@sonde/models'
 
@@ -112,25 +113,9 @@ export const valueOnlyExtraction = (victim: TwoLayerRelu, seed: number) => {
       for (let j = 0; j < m; j++) ata[i * m + j]! += phi[i]! * phi[j]!
     }
   }
-  // Gaussian elimination with partial pivoting (m ≤ 257).
-  const coef = aty.slice()
-  const a2 = ata.slice()
-  for (let c = 0; c < m; c++) {
-    let piv = c
-    for (let r2 = c + 1; r2 < m; r2++) if (Math.abs(a2[r2 * m + c]!) > Math.abs(a2[piv * m + c]!)) piv = r2
-    for (let k = 0; k < m; k++) [a2[c * m + k], a2[piv * m + k]] = [a2[piv * m + k]!, a2[c * m + k]!]
-    ;[coef[c], coef[piv]] = [coef[piv]!, coef[c]!]
-    for (let r2 = c + 1; r2 < m; r2++) {
-      const fct = a2[r2 * m + c]! / a2[c * m + c]!
-      for (let k = c; k < m; k++) a2[r2 * m + k]! -= fct * a2[c * m + k]!
-      coef[r2]! -= fct * coef[c]!
-    }
-  }
-  for (let r2 = m - 1; r2 >= 0; r2--) {
-    let s = coef[r2]!
-    for (let k = r2 + 1; k < m; k++) s -= a2[r2 * m + k]! * coef[k]!
-    coef[r2] = s / a2[r2 * m + r2]!
-  }
+  const normal = new MlMatrix(m, m)
+  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) normal.set(i, j, ata[i * m + j]!)
+  const coef = solve(normal, MlMatrix.columnVector(Array.from(aty)), true).getColumn(0)
   const evaluate = (x: Matrix): Float64Array =>
     Float64Array.from({ length: x.rows }, (_, r2) => {
       const phi = feats(x.data.subarray(r2 * d, (r2 + 1) * d) as Float64Array)

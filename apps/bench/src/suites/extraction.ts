@@ -50,7 +50,7 @@ export const reluExtraction = async (): Promise<SuiteResult> => {
   return {
     title: 'Extraction: two-layer ReLU networks from gradients vs value queries only',
     description:
-      'Random two-layer ReLU nets (randomTwoLayerRelu, hidden biases), float64. Sonde: extractReluNetwork (gradient rows + value rows, including 8 verification rows). Baseline: functionally equivalent extraction from values only (Jagielski et al. 2020 style, implemented in apps/bench). Error: max |f̂ − f| / max |f| over 2,000 random inputs. The ratio compares all rows spent.',
+      'Random two-layer ReLU nets (randomTwoLayerRelu, hidden biases), float64. Sonde: extractReluNetwork (gradient rows + value rows, including 8 verification rows). Baseline: functionally equivalent extraction from values only (Jagielski et al. 2020 style — critical points on a line, second differences per input axis, least-squares output layer — implemented in apps/bench/src/suites/value-extraction.ts). Error: max |f̂ − f| / max |f| over 2,000 random inputs. The ratio compares all rows spent. Caveat: our baseline does not reach Sonde\'s fidelity (its errors are 1e-5 to 1e-1, growing with h, from second differences taken at imprecisely located kinks), so the ratio is a lower bound on the rows the baseline would need at equal fidelity.',
     markdown: table(
       ['h', 'd', 'Sonde gradient rows', 'Sonde value rows', '3·h·log₂h', 'Sonde max rel. error', 'baseline value rows', 'baseline max rel. error', 'baseline / Sonde rows'],
       rows,

@@ -3,7 +3,7 @@
  * Absolute times drift on shared machines; each suite measures its variants side by side in
  * this one process, and the ratios are what to compare across machines.
  */
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import { useFastestBackend } from '@sonde/models'
@@ -37,16 +37,21 @@ for (const name of wanted.length > 0 ? wanted : Object.keys(suites)) {
   results.push(r)
 }
 const cpu = cpus()
+const machine = `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`
+const command = `npm run bench${wanted.length > 0 ? ` -- ${wanted.join(' ')}` : ''}`
+const stamp = `_Measured ${new Date().toISOString()} on ${machine} by \`${command}\`._`
+const file = resolve(import.meta.dirname, '../RESULTS.md')
+// A partial run replaces its own sections and keeps the others (each section carries its own stamp).
+const previous = wanted.length > 0 ? await readFile(file, 'utf8').catch(() => '') : ''
+const sections = new Map<string, string>()
+for (const part of previous.split(/^## /m).slice(1)) sections.set(part.slice(0, part.indexOf('\n')).trim(), `## ${part.trimEnd()}`)
+for (const r of results) sections.set(r.title, [`## ${r.title}`, '', stamp, '', r.description, '', r.markdown].join('\n'))
 const header = [
   '# Sonde benchmark results',
   '',
-  `- machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`,
-  `- date: ${new Date().toISOString()}`,
-  `- command: \`npm run bench${wanted.length > 0 ? ` -- ${wanted.join(' ')}` : ''}\``,
-  '',
-  'Variants of a suite run interleaved in one process; read the ratios, not the absolute times.',
+  'Each suite runs its variants interleaved in one process; read the ratios, not the absolute times.',
+  '`npm run bench` runs every suite; `npm run bench -- NAME…` re-runs some and keeps the others.',
   '',
 ]
-const body = results.flatMap((r) => [`## ${r.title}`, '', r.description, '', r.markdown, ''])
-await writeFile(resolve(import.meta.dirname, '../RESULTS.md'), [...header, ...body].join('\n'))
+await writeFile(file, [...header, ...[...sections.values()].flatMap((s) => [s, ''])].join('\n'))
 console.log('wrote apps/bench/RESULTS.md')

@@ -1,6 +1,6 @@
 /**
  * A seeded pseudo-random generator (xoshiro128**, seeded through splitmix32). Every
- * stochastic algorithm in Sonde draws from one of these, never from `Math.random`, so the
+ * stochastic algorithm in Sonde draws from one of these, never from the global unseeded generator, so the
  * same seed gives bit-identical results on every platform.
  */
 export interface Rng {

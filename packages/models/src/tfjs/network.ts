@@ -102,7 +102,7 @@ export interface TrainReport {
 
 /**
  * Train a logits-output tfjs model with softmax cross-entropy and Adam, with our own seeded
- * mini-batch order (tfjs's `fit` shuffles with `Math.random`), so the same seeds give the same
+ * mini-batch order (tfjs's `fit` shuffles with an unseeded global generator), so the same seeds give the same
  * model on the same backend. No tensor is left behind.
  *
  * @example

@@ -11,7 +11,8 @@ import type { TwoLayerRelu } from '@sonde/models'
  * 2. Each unit's weights from second differences across its kink along every axis
  *    (|aᵢwᵢⱼ|·ε from 2 queries) and their relative signs along eⱼ + e_r (2 more): 4d + 1 per unit.
  * 3. The output layer by least squares: f = Σ αᵢ ReLU(zᵢ) + Σ βᵢ zᵢ + c (the βᵢ absorb the unknown
- *    orientation of each unit, since ReLU(−z) = ReLU(z) − z), from 2h + 1 + 16 random points.
+ *    orientation of each unit, since ReLU(−z) = ReLU(z) − z), from 2 points astride each unit's
+ *    hyperplane and 17 random points.
  */
 export const valueOnlyExtraction = (victim: TwoLayerRelu, seed: number) => {
   const d = victim.info.inputDim
@@ -54,6 +55,7 @@ export const valueOnlyExtraction = (victim: TwoLayerRelu, seed: number) => {
     }
   }
   const units: { w: Float64Array; b: number }[] = []
+  const kinkPoints: Float64Array[] = []
   for (const [a, b] of kinks) {
     const dt = (b.t - a.t) * 1e-3
     const a2 = f(at(a.t + dt))
@@ -62,8 +64,10 @@ export const valueOnlyExtraction = (victim: TwoLayerRelu, seed: number) => {
     const sb = (b.f - b2) / dt
     const tStar = (b.f - a.f + sa * a.t - sb * b.t) / (sa - sb)
     const xs = at(tStar)
+    kinkPoints.push(xs)
     const f0 = f(xs)
-    const eps = 1e-4
+    // Rounding in a second difference grows with |f(x*)|, i.e. with |x*|: scale ε with it.
+    const eps = 1e-4 * Math.max(1, Math.hypot(...xs) / 10)
     const second = (dir: (x: Float64Array) => void): number => {
       const plus = xs.slice()
       const minus = xs.slice()
@@ -88,10 +92,16 @@ export const valueOnlyExtraction = (victim: TwoLayerRelu, seed: number) => {
     }
     units.push({ w, b: -w.reduce((s, wj, j) => s + wj * xs[j]!, 0) })
   }
-  // Output layer: least squares on 2h + 1 + 16 random points.
+  // Output layer: least squares on points on both sides of every unit's hyperplane, next to its
+  // critical point (so each ReLU feature differs from its linear twin somewhere), plus 17 random points.
   const h = units.length
   const m = 2 * h + 1
-  const rows = m + 16
+  const fitPoints: Float64Array[] = []
+  units.forEach((u, i) => {
+    const norm = Math.hypot(...u.w)
+    for (const side of [-0.05, 0.05]) fitPoints.push(kinkPoints[i]!.map((x, j) => x + (side * u.w[j]!) / norm))
+  })
+  for (let r2 = 0; r2 < 17; r2++) fitPoints.push(Float64Array.from({ length: d }, () => rng.normal()))
   const feats = (x: Float64Array): Float64Array => {
     const out = new Float64Array(m)
     units.forEach((u, i) => {
@@ -104,8 +114,7 @@ export const valueOnlyExtraction = (victim: TwoLayerRelu, seed: number) => {
   }
   const ata = new Float64Array(m * m)
   const aty = new Float64Array(m)
-  for (let r2 = 0; r2 < rows; r2++) {
-    const x = Float64Array.from({ length: d }, () => rng.normal())
+  for (const x of fitPoints) {
     const phi = feats(x)
     const y = f(x)
     for (let i = 0; i < m; i++) {

@@ -207,7 +207,9 @@ export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: numb
  * M = WWᵀ across queries.
  *
  * Gotchas: with bounds or immutables the target can be out of reach — you get `Infeasible`,
- * never a guess; `probability` with bounds is not supported (`InvalidInput`; use `margin`).
+ * never a guess. `probability` with bounds is solved by a semismooth Newton method that can fail
+ * to converge on hard, nearly infeasible problems (`NotConverged`, never a wrong point); `margin`
+ * with bounds is always exact.
  *
  * @example
  * const r = inverseSoftmax(model, x0, { target: 3, probability: 0.9 })

@@ -148,10 +148,70 @@ describe('inverseSoftmax (probability)', () => {
     }
   })
 
-  it('refuses probability with bounds, naming the alternative', () => {
+  it('with a loose box equals the unbounded solution (two different algorithms)', () => {
+    const model = SoftmaxRegression.random(30, 5, 8)
+    const rng = createRng(8)
+    for (let trial = 0; trial < 4; trial++) {
+      const x0 = Float64Array.from({ length: 30 }, () => rng.normal())
+      const free = unwrap(inverseSoftmax(model, x0, { target: trial, probability: 0.9 }))
+      const boxed = unwrap(inverseSoftmax(model, x0, { target: trial, probability: 0.9, lower: -1e6, upper: 1e6 }))
+      expect(Math.abs(boxed.distance - free.distance)).toBeLessThanOrEqual(1e-9 * free.distance)
+    }
+  })
+
+  it('with binding bounds and immutables: P(target) ≥ p, bounds exact, KKT ≤ 1e-10, no sampled feasible point closer', () => {
+    const d = 8
+    // Weights 6× the default scale and no biases, so that most targets are reachable inside the unit box.
+    const model = SoftmaxRegression.fromParams(SoftmaxRegression.random(d, 4, 21).params().map((v, i) => (i < 4 * d ? 6 * v : 0)), 4)
+    const rng = createRng(21)
+    let binding = 0
+    let solved = 0
+    for (let trial = 0; trial < 12; trial++) {
+      const x0 = Float64Array.from({ length: d }, () => rng.next())
+      const target = trial % 4
+      const r = inverseSoftmax(model, x0, { target, probability: 0.8, lower: 0, upper: 1, immutable: [0] })
+      if (E.isLeft(r)) {
+        // Never a wrong point: a target out of reach, or (hard, near-infeasible cases) no convergence.
+        expect(['Infeasible', 'NotConverged']).toContain(r.left._tag)
+        continue
+      }
+      const res = r.right
+      const prob = (x: Float64Array) => {
+        const z = logitsOf(model.weights, model.bias, x)
+        const mx = Math.max(...z)
+        return Math.exp(z[target]! - mx) / z.reduce((s, v) => s + Math.exp(v - mx), 0)
+      }
+      expect(prob(res.x)).toBeGreaterThanOrEqual(0.8 - 1e-12)
+      expect(res.x[0]).toBe(x0[0])
+      for (const v of res.x) expect(v >= 0 && v <= 1).toBe(true)
+      expect(res.kktResidual).toBeLessThanOrEqual(1e-10)
+      solved++
+      if (res.x.some((v, i) => i > 0 && (v === 0 || v === 1))) binding++
+      for (let s = 0; s < 400; s++) {
+        const radius = res.distance * (0.3 + 0.7 * rng.next())
+        const dir = Float64Array.from({ length: d }, (_, i) => (i === 0 ? 0 : rng.normal()))
+        const n = Math.hypot(...dir)
+        const pt = x0.map((v, i) => v + (radius * dir[i]!) / n)
+        if (pt.some((v) => v < 0 || v > 1)) continue
+        if (radius < res.distance - 1e-9) expect(prob(pt)).toBeLessThan(0.8)
+      }
+    }
+    expect(solved).toBeGreaterThanOrEqual(8)
+    expect(binding).toBeGreaterThanOrEqual(3)
+  })
+
+  it('MNIST-sized (D = 784, K = 10) with pixels in [0, 1]', () => {
+    const model = SoftmaxRegression.random(784, 10, 5)
+    const rng = createRng(5)
+    const x0 = Float64Array.from({ length: 784 }, () => rng.next())
+    const r = unwrap(inverseSoftmax(model, x0, { target: 7, probability: 0.9, lower: 0, upper: 1 }))
+    expect(r.kktResidual).toBeLessThanOrEqual(1e-10)
+  })
+
+  it('Infeasible when no point of the box reaches the probability', () => {
     const model = SoftmaxRegression.random(3, 3, 1)
-    const r = inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 1, probability: 0.9, lower: 0 })
-    expect(E.isLeft(r) && r.left.message).toContain('options.margin')
+    const r = inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 1, probability: 0.999999, lower: -0.1, upper: 0.1 })
+    expect(E.isLeft(r) && r.left._tag).toBe('Infeasible')
   })
 })
 

@@ -1,6 +1,6 @@
 import { either as E } from 'fp-ts'
 import { errors, type ProbeError } from '@sonde/oracle'
-import { distance, type InverseResult, type ResolvedProblem } from './problem.js'
+import { distance, softmaxLogits, type InverseResult, type ResolvedProblem } from './problem.js'
 import type { PreparedSoftmax } from './softmax.js'
 
 /** Solve A z = b (n × n, row-major, copied) by Gaussian elimination with partial pivoting. */
@@ -66,12 +66,7 @@ export const solveProbability = (prep: PreparedSoftmax, p: ResolvedProblem): E.E
   const { rows: k, cols: d, data: w } = model.weights
   const t = p.target
   const c = -Math.log(p.probability)
-  const z0 = new Float64Array(k)
-  for (let a = 0; a < k; a++) {
-    let s = model.bias[a]!
-    for (let i = 0; i < d; i++) s += w[a * d + i]! * p.x0[i]!
-    z0[a] = s
-  }
+  const z0 = softmaxLogits(model, p.x0)
   const zero = (): InverseResult => ({
     x: p.x0.slice(),
     distance: 0,
@@ -150,12 +145,7 @@ export const solveProbability = (prep: PreparedSoftmax, p: ResolvedProblem): E.E
     if (beta[a] === 0) continue
     for (let i = 0; i < d; i++) x[i]! += beta[a]! * w[a * d + i]!
   }
-  const z = new Float64Array(k)
-  for (let a = 0; a < k; a++) {
-    let s = model.bias[a]!
-    for (let i = 0; i < d; i++) s += w[a * d + i]! * x[i]!
-    z[a] = s
-  }
+  const z = softmaxLogits(model, x)
   const pi = softmax(z)
   const gap = negLogProb(z, t) - c
   let kkt = Math.max(0, gap, Math.abs(mu * gap), -mu)
@@ -189,16 +179,7 @@ export const solveProbabilityBoxed = (prep: PreparedSoftmax, p: ResolvedProblem)
   const t = p.target
   const c = -Math.log(p.probability)
   const { x0, lower, upper } = p
-  const logitsOf = (x: Float64Array): Float64Array => {
-    const z = new Float64Array(k)
-    for (let a = 0; a < k; a++) {
-      let s = model.bias[a]!
-      const o = a * d
-      for (let i = 0; i < d; i++) s += w[o + i]! * x[i]!
-      z[a] = s
-    }
-    return z
-  }
+  const logitsOf = (x: Float64Array): Float64Array => softmaxLogits(model, x)
   const clipped = (y: Float64Array): Float64Array => Float64Array.from(y, (v, i) => (v < lower[i]! ? lower[i]! : v > upper[i]! ? upper[i]! : v))
   const step = (mu: number, gamma: Float64Array): Float64Array => {
     const y = x0.slice()

@@ -151,3 +151,16 @@ export const clipAlong = (v: Float64Array, t: number, dir: Float64Array | undefi
   for (let i = 0; i < v.length; i++) out[i] = clip(dir === undefined ? v[i]! : v[i]! + t * dir[i]!, lower[i]!, upper[i]!)
   return out
 }
+
+/** Logits W x + b of a softmax model, in float64. */
+export const softmaxLogits = (model: SoftmaxModel, x: Float64Array): Float64Array => {
+  const { rows: k, cols: d, data: w } = model.weights
+  const z = new Float64Array(k)
+  for (let c = 0; c < k; c++) {
+    let s = model.bias[c]!
+    const o = c * d
+    for (let i = 0; i < d; i++) s += w[o + i]! * x[i]!
+    z[c] = s
+  }
+  return z
+}

@@ -2,7 +2,7 @@ import { either as E, function as F } from 'fp-ts'
 import { errors, type Matrix, type ProbeError } from '@sonde/oracle'
 import { kktResidual, type LinearConstraints } from './constraints.js'
 import { solveNnqp } from './nnqp.js'
-import { clip, clipAlong, distance, resolveProblem, type InverseOptions, type InverseResult, type ResolvedProblem, type SoftmaxModel } from './problem.js'
+import { clip, clipAlong, distance, resolveProblem, softmaxLogits, type InverseOptions, type InverseResult, type ResolvedProblem, type SoftmaxModel } from './problem.js'
 import { solveProbability } from './probability.js'
 
 /**
@@ -68,13 +68,7 @@ export const marginConstraints = (model: SoftmaxModel, t: number, tau: number): 
     },
     values: (x) => {
       // One pass per class for the logits, then the differences: K·D instead of 2(K−1)·D.
-      const z = new Float64Array(k)
-      for (let c = 0; c < k; c++) {
-        let s = model.bias[c]!
-        const o = c * d
-        for (let i = 0; i < d; i++) s += w[o + i]! * x[i]!
-        z[c] = s
-      }
+      const z = softmaxLogits(model, x)
       return Float64Array.from(classOf, (c) => z[t]! - z[c]! - tau)
     },
   }

@@ -1,0 +1,97 @@
+import { either as E } from 'fp-ts'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { createRng, labelOnly, meter, toPromise, type Matrix } from '@sonde/oracle'
+import { SoftmaxRegression, useFastestBackend } from '@sonde/models'
+import { gaussianBlobs, loadIris } from '@sonde/datasets'
+import {
+  adaptive,
+  balanced,
+  boundary,
+  copyClassifier,
+  empiricalFidelityError,
+  gaussian,
+  jitter,
+  replacementCapability,
+  softmaxCopy,
+  treeCopy,
+  uniformAgreement,
+  uniformBox,
+} from '../src/index.js'
+
+beforeAll(async () => {
+  await useFastestBackend()
+})
+
+// "Real" data: Gaussian blobs in 10-D; the original is softmax regression fitted to them.
+const data = gaussianBlobs({ n: 1200, dim: 10, classes: 4, spread: 0.8, seed: 3 })
+const train: Matrix = { rows: 600, cols: 10, data: data.x.data.slice(0, 6000) }
+const heldOut: Matrix = { rows: 600, cols: 10, data: data.x.data.slice(6000) }
+const fitted = SoftmaxRegression.fit(train, data.y.slice(0, 600), { numClasses: 4, l2: 1e-2, domain: { lower: -6, upper: 6 } })
+if (E.isLeft(fitted)) throw new Error(fitted.left.message)
+const original = fitted.right.model
+
+describe('copyClassifier', () => {
+  it('copies a softmax regression into a softmax regression with fidelity ≥ 0.999 on held-out real data, from labels only', async () => {
+    const box = labelOnly(original)
+    const r = await toPromise(copyClassifier(box, { sampler: gaussian(), samples: 3000, copy: softmaxCopy({ l2: 1e-6 }), reference: train, seed: 1 }))
+    const err = await toPromise(empiricalFidelityError(box, r.copy, heldOut))
+    expect(1 - err).toBeGreaterThanOrEqual(0.999)
+    expect(r.queries.labels).toBe(3000)
+    expect(r.diagnostics.warning).toBeUndefined()
+    const rc = await toPromise(replacementCapability(box, r.copy, heldOut, data.y.slice(600)))
+    expect(rc).toBeGreaterThan(0.99)
+  })
+
+  it('spends exactly `samples` label queries with every sampler (meter count)', async () => {
+    const samplers = [uniformBox(), gaussian(), jitter({ sigma: 0.3 }), balanced(gaussian()), boundary(jitter({ sigma: 0.3 }), { steps: 5 }), adaptive(jitter({ sigma: 0.3 }))]
+    for (const sampler of samplers) {
+      const watched = meter(labelOnly(original))
+      const r = await toPromise(copyClassifier(watched, { sampler, samples: 301, copy: treeCopy({ maxDepth: 4 }), reference: train, seed: 2, rounds: 3 }))
+      expect(watched.usage().predictRows).toBe(301)
+      expect(r.queries.labels).toBe(301)
+      expect(r.diagnostics.synthetic.y.length).toBe(301)
+    }
+  })
+
+  it('a decision-tree copy of iris reports its fidelity and depth', async () => {
+    const iris = loadIris()
+    const irisModel = SoftmaxRegression.fit(iris.x, iris.y, { numClasses: 3, l2: 1e-2, domain: { lower: 0, upper: 8 } })
+    if (E.isLeft(irisModel)) throw new Error(irisModel.left.message)
+    const box = labelOnly(irisModel.right.model)
+    const r = await toPromise(copyClassifier(box, { sampler: jitter({ sigma: 0.3 }), samples: 2000, copy: treeCopy({ maxDepth: 6 }), reference: iris.x, seed: 4 }))
+    const fidelity = 1 - (await toPromise(empiricalFidelityError(box, r.copy, iris.x)))
+    expect(fidelity).toBeGreaterThanOrEqual(0.95)
+    expect(r.trained.details.depth).toBeGreaterThanOrEqual(1)
+    expect(r.trained.details.depth).toBeLessThanOrEqual(6)
+    const agree = await toPromise(uniformAgreement(box, r.copy, { seed: 1, count: 2000 }))
+    expect(agree).toBeGreaterThan(0)
+  })
+
+  it('reports a synthetic set that lands in one class, and balanced sampling fixes it', async () => {
+    // An original that calls everything class 0 except a small ball around a corner-free point.
+    const rng = createRng(7)
+    const d = 50
+    const centre = Float64Array.from({ length: d }, () => rng.next())
+    const { fromFunction } = await import('@sonde/oracle')
+    const spiky = fromFunction({ id: 'spiky', inputDim: d, numClasses: 2, output: 'label', domain: { lower: 0, upper: 1 } }, (x) =>
+      Int32Array.from({ length: x.rows }, (_, i) => {
+        let s = 0
+        for (let j = 0; j < d; j++) s += (x.data[i * d + j]! - centre[j]!) ** 2
+        return s < 2 ? 1 : 0
+      }),
+    )
+    const reference: Matrix = { rows: 20, cols: d, data: Float64Array.from({ length: 20 * d }, (_, k) => centre[k % d]! + 0.05 * rng.normal()) }
+    const uniform = await toPromise(copyClassifier(spiky, { sampler: uniformBox(), samples: 500, copy: treeCopy(), seed: 1 }))
+    expect(uniform.diagnostics.dominantShare).toBeGreaterThanOrEqual(0.95)
+    expect(uniform.diagnostics.warning).toMatch(/holds/)
+    // Balanced sampling over the same uniform base, given a few real points, finds and feeds class 1.
+    const fixed = await toPromise(copyClassifier(spiky, { sampler: balanced(uniformBox(), { sigma: 0.1 }), samples: 500, copy: treeCopy(), seed: 1, reference }))
+    expect(fixed.diagnostics.dominantShare).toBeLessThan(0.8)
+    expect(fixed.diagnostics.warning).toBeUndefined()
+  })
+
+  it('refuses bad options with every path listed', async () => {
+    const r = await copyClassifier(original, { sampler: gaussian(), samples: 0, copy: treeCopy(), seed: 1, rounds: 0, reference: { rows: 1, cols: 3, data: new Float64Array(3) } })()
+    expect(E.isLeft(r) && r.left._tag === 'InvalidOptions' && r.left.issues.map((i) => i.path).sort()).toEqual(['options.reference', 'options.rounds', 'options.samples'])
+  })
+})

@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import { useFastestBackend } from '@sonde/models'
 import type { SuiteResult } from './measure.js'
+import { copying } from './suites/copying.js'
 import { copyWithGradients } from './suites/copy-with-gradients.js'
 import { reluExtraction } from './suites/extraction.js'
 import { inverseClassification } from './suites/inverse-classification.js'
@@ -20,6 +21,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   'inverse-classification': inverseClassification,
   'relu-extraction': reluExtraction,
   'copy-with-gradients': copyWithGradients,
+  copying,
 }
 
 const wanted = process.argv.slice(2)

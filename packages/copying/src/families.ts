@@ -1,3 +1,4 @@
+/// <reference path="./ml-cart.d.ts" />
 import type * as tf from '@tensorflow/tfjs'
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
 import { errors, fromFunction, type Matrix, type Oracle, type OracleInfo, type ProbeError } from '@sonde/oracle'

@@ -90,6 +90,17 @@ describe('copyClassifier', () => {
     expect(fixed.diagnostics.warning).toBeUndefined()
   })
 
+  it('runs as a registry probe from JSON-like options', async () => {
+    const { makeContext, runProbe } = await import('@sonde/oracle')
+    const { copyingProbe } = await import('../src/index.js')
+    const reference = Array.from({ length: 50 }, (_, i) => Array.from(train.data.subarray(i * 10, i * 10 + 10)))
+    const r = await toPromise(runProbe(copyingProbe, labelOnly(original), { samples: 400, sampler: 'jitter', copy: 'tree', reference, sigma: 0.3 }, makeContext({ seed: 5 })))
+    expect(r.queries.labels).toBe(400)
+    expect(r.seed).toBe(5)
+    const bad = await runProbe(copyingProbe, original, { samples: 0, sampler: 'grid' }, makeContext({ seed: 5 }))()
+    expect(E.isLeft(bad) && bad.left._tag).toBe('InvalidOptions')
+  })
+
   it('refuses bad options with every path listed', async () => {
     const r = await copyClassifier(original, { sampler: gaussian(), samples: 0, copy: treeCopy(), seed: 1, rounds: 0, reference: { rows: 1, cols: 3, data: new Float64Array(3) } })()
     expect(E.isLeft(r) && r.left._tag === 'InvalidOptions' && r.left.issues.map((i) => i.path).sort()).toEqual(['options.reference', 'options.rounds', 'options.samples'])

@@ -4,11 +4,12 @@
  */
 import { resolve } from 'node:path'
 import { either as E, function as F } from 'fp-ts'
-import { budget, cache, meter, toPromise } from '@sonde/oracle'
+import { budget, cache, createRng, meter, toPromise } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, SoftmaxRegression, trainClassifier, useFastestBackend } from '@sonde/models'
 import { counterfactual } from '@sonde/inverse-classification'
 import { gradientMatchingCopy } from '@sonde/gradient-extraction'
+import { copyClassifier, jitter, mlpCopy, uniformBox } from '@sonde/copying'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
 import { cachedModel } from './model-cache.js'
 
@@ -38,10 +39,10 @@ const { model, fromCache } = await cachedModel(cacheDir, async () => {
 })
 console.log(fromCache ? `model loaded from ${cacheDir}` : `model trained and cached in ${cacheDir}`)
 
-// The vendor's side: probabilities only, a quota of 5,000 rows, repeats served from a cache.
+// The vendor's side: probabilities only, a quota of 10,000 rows, repeats served from a cache.
 const blackBox = F.pipe(
   fromTfjsModel(model, { output: 'probabilities', modelOutputs: 'logits', id: 'demo:mnist-mlp', domain: { lower: 0, upper: 1 } }),
-  budget(5_000),
+  budget(10_000),
   cache(),
   meter,
 )
@@ -60,8 +61,10 @@ const all = await toPromise(blackBox.predict(testSet.x))
 const acc = all.labels.reduce((a, l, i) => a + (l === testSet.y[i] ? 1 : 0), 0) / testSet.y.length
 console.log(`  test accuracy: ${(100 * acc).toFixed(2)} % on ${testSet.y.length} digits`)
 
-const over = await blackBox.predict(trainSet.x)()
-if (E.isLeft(over)) console.log(`  a query of ${trainSet.y.length} rows: ${over.left._tag} — ${over.left.message}`)
+const overSize = blackBox.budgetState().predict.remaining + 1
+const noise = createRng(99)
+const over = await blackBox.predict({ rows: overSize, cols: 784, data: Float64Array.from({ length: overSize * 784 }, () => noise.next()) })()
+if (E.isLeft(over)) console.log(`  a query of ${overSize} rows: ${over.left._tag} — ${over.left.message}`)
 
 // Copy, then explain: fit an exact float64 softmax surrogate on 2,000 digits labelled by the box,
 // find the closest "8" to a "3" on the surrogate, and let the box confirm (or repair) it.
@@ -91,6 +94,17 @@ for (const [name, lambda] of [['labels only', 0], ['labels + gradient explanatio
   const a = p2.labels.reduce((acc, l, i) => acc + (l === all.labels[i] ? 1 : 0), 0) / testSet.y.length
   console.log(`  ${name}: ${(100 * a).toFixed(1)} % (${r.queries.valueRows} value rows, ${r.queries.gradientRows} gradient rows)`)
   r.model.dispose()
+}
+
+// Copying from labels alone (copyClassifier): data-free uniform noise against jittered real digits.
+console.log('\nCopying the box from its labels:')
+const unlabelled = subset(trainSet, Array.from({ length: 3000 }, (_, i) => 3000 + i)).x
+for (const [name, sampler, samples] of [['uniform noise', uniformBox(), 1000], ['jittered digits', jitter({ sigma: 0.05 }), 3000]] as const) {
+  const r = await toPromise(copyClassifier(blackBox, { sampler, samples, copy: mlpCopy({ hidden: [128], epochs: 10 }), reference: unlabelled, seed: 1 }))
+  const p3 = await toPromise(r.copy.predict(testSet.x))
+  const a = p3.labels.reduce((acc, l, i) => acc + (l === all.labels[i] ? 1 : 0), 0) / testSet.y.length
+  console.log(`  ${name}: ${r.queries.labels} queries → ${(100 * a).toFixed(1)} % agreement${r.diagnostics.warning !== undefined ? ` — warning: ${r.diagnostics.warning.split(':')[0]}` : ''}`)
+  r.trained.dispose()
 }
 
 const u = blackBox.usage()

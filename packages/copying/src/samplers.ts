@@ -148,9 +148,9 @@ const concat = (a: Labelled, b: Labelled): Labelled => {
 }
 
 /** Points of each class among labelled sets. */
-const byClass = (sets: readonly Labelled[], k: number): number[][][] => {
-  const out: number[][][] = Array.from({ length: Math.max(k, 2) }, () => [])
-  for (const s of sets) for (let i = 0; i < s.y.length; i++) out[s.y[i]!]!.push(Array.from(row(s.x, i)))
+const byClass = (sets: readonly Labelled[], k: number): Float64Array[][] => {
+  const out: Float64Array[][] = Array.from({ length: Math.max(k, 2) }, () => [])
+  for (const s of sets) for (let i = 0; i < s.y.length; i++) out[s.y[i]!]!.push(row(s.x, i))
   return out
 }
 
@@ -180,7 +180,7 @@ export const balanced = (base: Sampler, o: { readonly sigma?: number; readonly s
       // explores around real points to find them.
       const ref = ctx.reference
       if (ref !== undefined && ref.rows > 0 && groups.some((g) => g.length === 0)) {
-        groups.push(Array.from({ length: ref.rows }, (_, i) => Array.from(row(ref, i))))
+        groups.push(Array.from({ length: ref.rows }, (_, i) => row(ref, i)))
       }
       const seen = groups.map((g, c) => [c, g.length] as const).filter(([, count]) => count > 0)
       // Inverse-frequency weights over the classes seen so far.
@@ -207,50 +207,76 @@ export const balanced = (base: Sampler, o: { readonly sigma?: number; readonly s
 })
 
 /**
- * Boundary-seeking: label `base` points, then bisect between differently labelled pairs; every
- * midpoint is labelled and kept, so all `n` queries land on or near the original's boundaries.
+ * Boundary-seeking: label `base` points, then bisect between differently labelled pairs, many
+ * pairs at once (one query per bisection level); every midpoint is labelled and kept, so all `n`
+ * queries land on or near the original's boundaries.
  *
  * @example
  * const s = boundary(jitter(), { steps: 6 })
  */
-export const boundary = (base: Sampler, o: { readonly steps?: number } = {}): Sampler => ({
+export const boundary = (base: Sampler, o: { readonly steps?: number; readonly pairsPerBatch?: number } = {}): Sampler => ({
   name: `boundary(${base.name})`,
   draw: (n, ctx) => async () => {
     const steps = o.steps ?? 6
-    const seeds = Math.max(2, Math.ceil(n / (steps + 1)))
-    const start = await base.draw(Math.min(n, seeds), ctx)()
-    if (start._tag === 'Left') return start
-    let acc = start.right
     const d = ctx.info.inputDim
-    while (acc.y.length < n) {
-      const pool = concat(ctx.labelled, acc)
-      // A random pair with different labels; without one, more base points.
-      let a = -1
-      let b = -1
-      for (let tries = 0; tries < 50 && a < 0; tries++) {
-        const i = ctx.rng.int(pool.y.length)
-        const j = ctx.rng.int(pool.y.length)
-        if (pool.y[i] !== pool.y[j]) [a, b] = [i, j]
-      }
-      if (a < 0) {
-        const more = await base.draw(Math.min(seeds, n - acc.y.length), ctx)()
-        if (more._tag === 'Left') return more
-        acc = concat(acc, more.right)
-        continue
-      }
-      let lo = Float64Array.from(row(pool.x, a))
-      let hi = Float64Array.from(row(pool.x, b))
-      const loLabel = pool.y[a]!
-      for (let s = 0; s < steps && acc.y.length < n; s++) {
-        const mid = lo.map((v, j) => (v + hi[j]!) / 2)
-        const y = await ctx.label({ rows: 1, cols: d, data: mid })()
-        if (y._tag === 'Left') return y
-        acc = concat(acc, { x: { rows: 1, cols: d, data: mid }, y: y.right })
-        if (y.right[0] === loLabel) lo = mid
-        else hi = mid
+    const seeds = Math.max(2, Math.ceil(n / (steps + 1)))
+    const points: Float64Array[] = []
+    const labels: number[] = []
+    const add = (set: Labelled): void => {
+      for (let i = 0; i < set.y.length; i++) {
+        points.push(Float64Array.from(row(set.x, i)))
+        labels.push(set.y[i]!)
       }
     }
-    return { _tag: 'Right', right: acc }
+    const start = await base.draw(Math.min(n, seeds), ctx)()
+    if (start._tag === 'Left') return start
+    add(start.right)
+    // Pairs are drawn from everything labelled so far, earlier rounds included.
+    const poolX: Float64Array[] = [...Array.from({ length: ctx.labelled.y.length }, (_, i) => Float64Array.from(row(ctx.labelled.x, i))), ...points]
+    const poolY: number[] = [...ctx.labelled.y, ...labels]
+    while (labels.length < n) {
+      const remaining = n - labels.length
+      const want = Math.min(o.pairsPerBatch ?? 256, Math.ceil(remaining / steps))
+      const pairs: Array<[Float64Array, Float64Array, number]> = []
+      for (let tries = 0; tries < 50 * want && pairs.length < want; tries++) {
+        const i = ctx.rng.int(poolY.length)
+        const j = ctx.rng.int(poolY.length)
+        if (poolY[i] !== poolY[j]) pairs.push([poolX[i]!.slice(), poolX[j]!.slice(), poolY[i]!])
+      }
+      if (pairs.length === 0) {
+        // One class only so far: more base points.
+        const more = await base.draw(Math.min(seeds, remaining), ctx)()
+        if (more._tag === 'Left') return more
+        const before = points.length
+        add(more.right)
+        for (let i = before; i < points.length; i++) {
+          poolX.push(points[i]!)
+          poolY.push(labels[i]!)
+        }
+        continue
+      }
+      for (let s = 0; s < steps && labels.length < n; s++) {
+        const m = Math.min(pairs.length, n - labels.length)
+        const data = new Float64Array(m * d)
+        for (let p = 0; p < m; p++) {
+          const [lo, hi] = pairs[p]!
+          for (let j = 0; j < d; j++) data[p * d + j] = (lo[j]! + hi[j]!) / 2
+        }
+        const y = await ctx.label({ rows: m, cols: d, data })()
+        if (y._tag === 'Left') return y
+        for (let p = 0; p < m; p++) {
+          const mid = data.slice(p * d, (p + 1) * d)
+          points.push(mid)
+          labels.push(y.right[p]!)
+          const pair = pairs[p]!
+          if (y.right[p] === pair[2]) pair[0] = mid
+          else pair[1] = mid
+        }
+      }
+    }
+    const x = new Float64Array(labels.length * d)
+    points.forEach((pt, i) => x.set(pt, i * d))
+    return { _tag: 'Right', right: { x: { rows: labels.length, cols: d, data: x }, y: Int32Array.from(labels) } }
   },
 })
 

@@ -9,6 +9,11 @@ import { DecisionTreeClassifier, type TreeNodeLike } from 'ml-cart'
 /** A trained copy: an oracle, plus what its family reports (e.g. a tree's depth). */
 export interface TrainedCopy {
   readonly oracle: Oracle
+  /**
+   * The underlying trainable model, to keep training or inspect it: a `SoftmaxRegression`
+   * (`refit`), a `tf.LayersModel`, or an ml-cart `DecisionTreeClassifier`.
+   */
+  readonly model: object
   readonly details: Readonly<Record<string, number | string>>
   /** Release resources (tfjs weights); a no-op for float64 models. */
   readonly dispose: () => void
@@ -44,7 +49,7 @@ export const softmaxCopy = (o: { readonly l2?: number } = {}): CopyFamily => ({
   fit: (x, y, info) =>
     F.pipe(
       TE.fromEither(SoftmaxRegression.fit(x, y, { ...copyInfo(info, 'softmax', 'probabilities'), numClasses: Math.max(info.numClasses, 2), l2: o.l2 ?? 1e-4, tol: 1e-8 })),
-      TE.map(({ model, report }) => ({ oracle: model, details: { newtonSteps: report.iterations }, dispose: () => undefined })),
+      TE.map(({ model, report }) => ({ oracle: model, model, details: { newtonSteps: report.iterations }, dispose: () => undefined })),
     ),
 })
 
@@ -68,7 +73,7 @@ export const mlpCopy = (o: { readonly hidden?: readonly number[]; readonly epoch
       TE.map((report) => {
         const m = model!
         const oracle = fromTfjsModel(m, { output: 'probabilities', id: `copy:mlp:${info.id}`, ...(info.domain !== undefined ? { domain: info.domain } : {}) })
-        return { oracle, details: { epochs: report.losses.length, finalLoss: report.losses[report.losses.length - 1] ?? Number.NaN }, dispose: () => m.dispose() }
+        return { oracle, model: m, details: { epochs: report.losses.length, finalLoss: report.losses[report.losses.length - 1] ?? Number.NaN }, dispose: () => m.dispose() }
       }),
     )
   },
@@ -95,7 +100,7 @@ export const treeCopy = (o: { readonly maxDepth?: number; readonly minNumSamples
     if (E.isLeft(trained)) return TE.left(trained.left)
     const k = Math.max(info.numClasses, 2)
     const oracle = fromFunction(copyInfo(info, 'tree', 'label'), (q) => Int32Array.from(tree.predict(rows(q)), (l) => Math.min(k - 1, Math.max(0, Math.round(l)))))
-    return TE.right({ oracle, details: { depth: depthOf(tree.root) }, dispose: () => undefined })
+    return TE.right({ oracle, model: tree, details: { depth: depthOf(tree.root) }, dispose: () => undefined })
   },
 })
 

@@ -40,6 +40,8 @@ describe('copyClassifier', () => {
     expect(r.diagnostics.warning).toBeUndefined()
     const rc = await toPromise(replacementCapability(box, r.copy, heldOut, data.y.slice(600)))
     expect(rc).toBeGreaterThan(0.99)
+    // The copy is trainable: the family hands back its model (here a SoftmaxRegression with refit).
+    expect(r.trained.model).toBeInstanceOf(SoftmaxRegression)
   })
 
   it('spends exactly `samples` label queries with every sampler (meter count)', async () => {

@@ -6,7 +6,7 @@
  * a hard budget, a row cache and a meter. Run: `node --import tsx docs/recipes/black-box-oracle.ts`.
  */
 import { either as E, function as F } from 'fp-ts'
-import { budget, cache, labelOnly, meter, toPromise, type Matrix } from '@sonde/oracle'
+import { budget, cache, labelOnly, meter, toPromise, type Matrix, labelAgreement } from '@sonde/oracle'
 import { SoftmaxRegression } from '@sonde/models'
 import { loadIris, stratifiedSplit, subset } from '@sonde/datasets'
 
@@ -23,7 +23,7 @@ console.log(`fit: ${fitted.right.report.iterations} Newton steps, ‖∇F‖ = $
 const blackBox = F.pipe(labelOnly(fitted.right.model), budget(100), cache(), meter)
 
 const predictions = await toPromise(blackBox.predict(testSet.x))
-const accuracy = predictions.labels.reduce((a, l, i) => a + (l === testSet.y[i] ? 1 : 0), 0) / testSet.y.length
+const accuracy = labelAgreement(predictions.labels, testSet.y)
 console.log(`test accuracy through the black box: ${(100 * accuracy).toFixed(1)} % on ${testSet.y.length} flowers`)
 
 // Asking again costs nothing: the cache answers.

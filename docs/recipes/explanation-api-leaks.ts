@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { function as F } from 'fp-ts'
-import { budget, meter, toPromise } from '@sonde/oracle'
+import { budget, meter, toPromise, labelAgreement } from '@sonde/oracle'
 import { buildMlp, trainClassifier, TwoLayerRelu, useFastestBackend } from '@sonde/models'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
 import { extractReluNetwork } from '@sonde/gradient-extraction'
@@ -35,7 +35,7 @@ const vendorModel = new TwoLayerRelu(
 )
 net.dispose()
 tf.disposeVariables()
-const accuracy = (await toPromise(vendorModel.predict(testSet.x))).labels.reduce((a, l, i) => a + (l === testSet.y[i] ? 1 : 0), 0) / 1000
+const accuracy = labelAgreement((await toPromise(vendorModel.predict(testSet.x))).labels, testSet.y)
 console.log(`vendor model: 784-32-10 ReLU, ${(100 * accuracy).toFixed(1)} % on 1,000 test digits, ${784 * 32 + 32 + 32 * 10 + 10} parameters`)
 
 // What the attacker holds: the endpoint, metered, with a quota.

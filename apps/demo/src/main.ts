@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path'
 import { either as E, function as F } from 'fp-ts'
-import { budget, cache, createRng, meter, toPromise } from '@sonde/oracle'
+import { budget, cache, createRng, meter, toPromise, labelAgreement } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, SoftmaxRegression, trainClassifier, useFastestBackend } from '@sonde/models'
 import { counterfactual } from '@sonde/inverse-classification'
@@ -58,7 +58,7 @@ for (let i = 0; i < few.y.length; i++) {
 }
 
 const all = await toPromise(blackBox.predict(testSet.x))
-const acc = all.labels.reduce((a, l, i) => a + (l === testSet.y[i] ? 1 : 0), 0) / testSet.y.length
+const acc = labelAgreement(all.labels, testSet.y)
 console.log(`  test accuracy: ${(100 * acc).toFixed(2)} % on ${testSet.y.length} digits`)
 
 const overSize = blackBox.budgetState().predict.remaining + 1
@@ -74,7 +74,7 @@ const poolLabels = await toPromise(blackBox.predict(pool.x))
 const surrogateFit = SoftmaxRegression.fit(pool.x, poolLabels.labels, { numClasses: 10, l2: 1e-2 })
 if (E.isLeft(surrogateFit)) throw new Error(surrogateFit.left.message)
 const surrogate = surrogateFit.right.model
-const agree = (await toPromise(surrogate.predict(testSet.x))).labels.reduce((a, l, i) => a + (l === all.labels[i] ? 1 : 0), 0) / testSet.y.length
+const agree = labelAgreement((await toPromise(surrogate.predict(testSet.x))).labels, all.labels)
 console.log(`  surrogate fit on 2000 box-labelled digits; agrees with the box on ${(100 * agree).toFixed(1)} % of test digits`)
 const three = testSet.y.findIndex((y, i) => y === 3 && all.labels[i] === 3)
 const x0 = testSet.x.data.slice(three * 784, (three + 1) * 784)
@@ -91,7 +91,7 @@ const fifty = subset(trainSet, Array.from({ length: 200 }, (_, i) => 2000 + i)).
 for (const [name, lambda] of [['labels only', 0], ['labels + gradient explanations', 1]] as const) {
   const r = await toPromise(gradientMatchingCopy(blackBox, fifty, { queries: 50, fit: 'labels', lambda, seed: 1, epochs: 150 }))
   const p2 = await toPromise(r.copy.predict(testSet.x))
-  const a = p2.labels.reduce((acc, l, i) => acc + (l === all.labels[i] ? 1 : 0), 0) / testSet.y.length
+  const a = labelAgreement(p2.labels, all.labels)
   console.log(`  ${name}: ${(100 * a).toFixed(1)} % (${r.queries.valueRows} value rows, ${r.queries.gradientRows} gradient rows)`)
   r.model.dispose()
 }
@@ -102,7 +102,7 @@ const unlabelled = subset(trainSet, Array.from({ length: 3000 }, (_, i) => 3000 
 for (const [name, sampler, samples] of [['uniform noise', uniformBox(), 1000], ['jittered digits', jitter({ sigma: 0.05 }), 3000]] as const) {
   const r = await toPromise(copyClassifier(blackBox, { sampler, samples, copy: mlpCopy({ hidden: [128], epochs: 10 }), reference: unlabelled, seed: 1 }))
   const p3 = await toPromise(r.copy.predict(testSet.x))
-  const a = p3.labels.reduce((acc, l, i) => acc + (l === all.labels[i] ? 1 : 0), 0) / testSet.y.length
+  const a = labelAgreement(p3.labels, all.labels)
   console.log(`  ${name}: ${r.queries.labels} queries → ${(100 * a).toFixed(1)} % agreement${r.diagnostics.warning !== undefined ? ` — warning: ${r.diagnostics.warning.split(':')[0]}` : ''}`)
   r.trained.dispose()
 }

@@ -1,5 +1,5 @@
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { budget, createRng, errors, meter, type Matrix, type Oracle, type ProbeError } from '@sonde/oracle'
+import { budget, createRng, errors, labelAgreement, meter, type Matrix, type Oracle, type ProbeError } from '@sonde/oracle'
 import type { CopyFamily, TrainedCopy } from './families.js'
 import { classBalance } from './metrics.js'
 import { concatLabelled, type Labelled, type Sampler, type SamplerContext } from './samplers.js'
@@ -47,8 +47,6 @@ export interface CopyResult {
   readonly queries: { readonly labels: number; readonly monitorRows: number }
   readonly seed: number
 }
-
-const agreement = (a: Int32Array, b: Int32Array): number => a.reduce((s, v, i) => s + (v === b[i] ? 1 : 0), 0) / Math.max(1, a.length)
 
 /**
  * Copy a classifier from label queries alone (Unceta et al. 2020): draw a synthetic sample with
@@ -110,9 +108,9 @@ export const copyClassifier = (oracle: Oracle, options: CopyOptions): TE.TaskEit
       if (monitorLabels !== undefined && options.monitor !== undefined && E.isRight(monitorLabels)) {
         const mine = await trained.oracle.predict(options.monitor)()
         if (E.isLeft(mine)) return mine
-        monitorAgreement = agreement(mine.right.labels, monitorLabels.right.labels)
+        monitorAgreement = labelAgreement(mine.right.labels, monitorLabels.right.labels)
       }
-      history.push({ samples: labelled.y.length, trainingAgreement: agreement(own.right.labels, labelled.y), ...(monitorAgreement !== undefined ? { monitorAgreement } : {}) })
+      history.push({ samples: labelled.y.length, trainingAgreement: labelAgreement(own.right.labels, labelled.y), ...(monitorAgreement !== undefined ? { monitorAgreement } : {}) })
     }
     const balance = classBalance(labelled.y, k)
     let dominantClass = 0

@@ -1,5 +1,5 @@
 import { taskEither as TE, function as F } from 'fp-ts'
-import { createRng, errors, type Matrix, type Oracle, type ProbeError } from '@sonde/oracle'
+import { createRng, errors, featureBounds, labelAgreement, type Matrix, type Oracle, type ProbeError } from '@sonde/oracle'
 
 const labels = (o: Oracle, x: Matrix): TE.TaskEither<ProbeError, Int32Array> => F.pipe(o.predict(x), TE.map((p) => p.labels))
 
@@ -15,7 +15,7 @@ export const empiricalFidelityError = (a: Oracle, b: Oracle, x: Matrix): TE.Task
     TE.Do,
     TE.apS('la', labels(a, x)),
     TE.apS('lb', labels(b, x)),
-    TE.map(({ la, lb }) => (x.rows === 0 ? 0 : 1 - la.reduce((s, l, i) => s + (l === lb[i] ? 1 : 0), 0) / x.rows)),
+    TE.map(({ la, lb }) => 1 - labelAgreement(la, lb)),
   )
 
 /**
@@ -27,7 +27,7 @@ export const empiricalFidelityError = (a: Oracle, b: Oracle, x: Matrix): TE.Task
  */
 export const replacementCapability = (original: Oracle, copy: Oracle, x: Matrix, y: Int32Array): TE.TaskEither<ProbeError, number> => {
   if (y.length !== x.rows) return TE.left(errors.shapeMismatch('y', `${x.rows} labels`, `${y.length}`))
-  const acc = (l: Int32Array) => l.reduce((s, v, i) => s + (v === y[i] ? 1 : 0), 0) / Math.max(1, y.length)
+  const acc = (l: Int32Array) => labelAgreement(l, y)
   return F.pipe(
     TE.Do,
     TE.apS('lo', labels(original, x)),
@@ -45,15 +45,12 @@ export const replacementCapability = (original: Oracle, copy: Oracle, x: Matrix,
  */
 export const uniformAgreement = (a: Oracle, b: Oracle, o: { readonly count?: number; readonly seed: number }): TE.TaskEither<ProbeError, number> => {
   const d = a.info.inputDim
-  const dom = a.info.domain
-  if (dom === undefined) return TE.left(errors.invalidInput(`oracle '${a.info.id}' has no domain; uniformAgreement needs a finite box`, 'oracle.info.domain'))
+  if (a.info.domain === undefined) return TE.left(errors.invalidInput(`oracle '${a.info.id}' has no domain; uniformAgreement needs a finite box`, 'oracle.info.domain'))
   const n = o.count ?? 10_000
   const rng = createRng(o.seed)
   const data = new Float64Array(n * d)
   for (let k = 0; k < data.length; k++) {
-    const j = k % d
-    const lo = typeof dom.lower === 'number' ? dom.lower : dom.lower[j]!
-    const hi = typeof dom.upper === 'number' ? dom.upper : dom.upper[j]!
+    const [lo, hi] = featureBounds(a.info, k % d)
     if (!Number.isFinite(lo) || !Number.isFinite(hi)) return TE.left(errors.invalidInput('uniformAgreement needs a finite domain', 'oracle.info.domain'))
     data[k] = lo + (hi - lo) * rng.next()
   }

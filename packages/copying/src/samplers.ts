@@ -1,5 +1,5 @@
 import { taskEither as TE, function as F } from 'fp-ts'
-import { errors, row, type Matrix, type Oracle, type OracleInfo, type ProbeError, type Rng } from '@sonde/oracle'
+import { clipToDomain, errors, featureBounds, row, type Matrix, type Oracle, type OracleInfo, type ProbeError, type Rng } from '@sonde/oracle'
 
 /** A labelled set: points and the original's labels for them. */
 export interface Labelled {
@@ -37,23 +37,6 @@ type E<A> = import('fp-ts').either.Either<ProbeError, A>
 const right = <A>(a: A): E<A> => ({ _tag: 'Right', right: a })
 const left = (e: ProbeError): E<never> => ({ _tag: 'Left', left: e })
 
-const bounds = (info: OracleInfo, j: number): readonly [number, number] => {
-  const dom = info.domain
-  if (dom === undefined) return [-Infinity, Infinity]
-  return [typeof dom.lower === 'number' ? dom.lower : dom.lower[j]!, typeof dom.upper === 'number' ? dom.upper : dom.upper[j]!]
-}
-
-const clipToDomain = (info: OracleInfo, x: Matrix): Matrix => {
-  if (info.domain === undefined) return x
-  const d = x.cols
-  for (let k = 0; k < x.data.length; k++) {
-    const [lo, hi] = bounds(info, k % d)
-    const v = x.data[k]!
-    x.data[k] = v < lo ? lo : v > hi ? hi : v
-  }
-  return x
-}
-
 /** A sampler from a point generator: generate n points, label them in one query. */
 export const fromGenerator = (name: string, generate: (n: number, ctx: SamplerContext) => E<Matrix>): Sampler => ({
   name,
@@ -78,7 +61,7 @@ export const uniformBox = (o: { readonly lower?: number; readonly upper?: number
     const d = ctx.info.inputDim
     const data = new Float64Array(n * d)
     for (let k = 0; k < data.length; k++) {
-      const [dlo, dhi] = bounds(ctx.info, k % d)
+      const [dlo, dhi] = featureBounds(ctx.info, k % d)
       const lo = o.lower ?? dlo
       const hi = o.upper ?? dhi
       if (!Number.isFinite(lo) || !Number.isFinite(hi)) {

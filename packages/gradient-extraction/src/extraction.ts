@@ -1,5 +1,5 @@
 import { taskEither as TE, function as F } from 'fp-ts'
-import { createRng, errors, type Matrix, type Oracle, type ProbeError } from '@sonde/oracle'
+import { createRng, errors, labelAgreement, randomQueries, type Matrix, type Oracle, type ProbeError } from '@sonde/oracle'
 
 /** Rows spent by an extraction, by kind. */
 export interface ExtractionQueries {
@@ -33,19 +33,7 @@ export interface Extraction<M extends Oracle> {
 }
 
 /** Random points: uniform in a finite domain, otherwise standard normal. */
-export const randomPoints = (oracle: Oracle, count: number, seed: number): Matrix => {
-  const d = oracle.info.inputDim
-  const rng = createRng(seed)
-  const dom = oracle.info.domain
-  const data = new Float64Array(count * d)
-  for (let k = 0; k < data.length; k++) {
-    const j = k % d
-    const lo = dom === undefined ? -Infinity : typeof dom.lower === 'number' ? dom.lower : dom.lower[j]!
-    const hi = dom === undefined ? Infinity : typeof dom.upper === 'number' ? dom.upper : dom.upper[j]!
-    data[k] = Number.isFinite(lo) && Number.isFinite(hi) ? lo + (hi - lo) * rng.next() : rng.normal()
-  }
-  return { rows: count, cols: d, data }
-}
+export const randomPoints = (oracle: Oracle, count: number, seed: number): Matrix => randomQueries(oracle.info, count, createRng(seed))
 
 /**
  * Compare two oracles on `points`: label agreement, and score errors where both reveal scores
@@ -61,8 +49,6 @@ export const compareOracles = (original: Oracle, copy: Oracle, points: FidelityP
     TE.apS('a', original.predict(x)),
     TE.apS('b', copy.predict(x)),
     TE.map(({ a, b }) => {
-      let same = 0
-      for (let i = 0; i < x.rows; i++) if (a.labels[i] === b.labels[i]) same++
       let maxAbs = 0
       let scale = 0
       const sa = a.scores
@@ -82,7 +68,7 @@ export const compareOracles = (original: Oracle, copy: Oracle, points: FidelityP
       }
       return {
         rows: x.rows,
-        agreement: x.rows === 0 ? 1 : same / x.rows,
+        agreement: labelAgreement(a.labels, b.labels),
         maxAbsError: maxAbs,
         maxRelativeError: scale === 0 ? maxAbs : maxAbs / scale,
         queries: x.rows,

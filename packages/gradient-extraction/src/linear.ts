@@ -1,16 +1,13 @@
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { errors, meter, type GradientOracle, type Matrix, type ProbeError } from '@sonde/oracle'
+import { errors, featureBounds, meter, type GradientOracle, type Matrix, type ProbeError } from '@sonde/oracle'
 import { LogisticRegression, SoftmaxRegression } from '@sonde/models'
 import { compareOracles, type Extraction } from './extraction.js'
 
 const referencePoint = (oracle: GradientOracle): Float64Array => {
   const d = oracle.info.inputDim
-  const dom = oracle.info.domain
   const x = new Float64Array(d)
-  if (dom === undefined) return x
   for (let j = 0; j < d; j++) {
-    const lo = typeof dom.lower === 'number' ? dom.lower : dom.lower[j]!
-    const hi = typeof dom.upper === 'number' ? dom.upper : dom.upper[j]!
+    const [lo, hi] = featureBounds(oracle.info, j)
     x[j] = Number.isFinite(lo) && Number.isFinite(hi) ? (lo + hi) / 2 : Number.isFinite(lo) ? lo : Number.isFinite(hi) ? hi : 0
   }
   return x

@@ -97,6 +97,19 @@ export const concatRows = (parts: ReadonlyArray<Matrix>): Matrix => {
 }
 
 /**
+ * The fraction of positions where two label arrays agree (1 for two empty arrays).
+ *
+ * @example
+ * labelAgreement(copyLabels, originalLabels) // 0.97
+ */
+export const labelAgreement = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  if (a.length !== b.length) throw new RangeError(`labelAgreement: ${a.length} labels against ${b.length}`)
+  let same = 0
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++
+  return a.length === 0 ? 1 : same / a.length
+}
+
+/**
  * The predicted label of each row of a score matrix: the argmax over columns (first maximum on
  * ties, NaN entries ignored), or for a single-column matrix (one logit or one probability of
  * the positive class) `1` where the score is above the threshold and `0` otherwise.

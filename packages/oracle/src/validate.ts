@@ -1,9 +1,9 @@
 import { either as E } from 'fp-ts'
 import { errors, type OracleError } from './errors.js'
 import type { Matrix } from './matrix.js'
+import { featureBounds } from './domain.js'
 import type { OracleInfo } from './oracle.js'
 
-const bound = (b: number | Float64Array, j: number): number => (typeof b === 'number' ? b : b[j]!)
 
 /**
  * Check a query against an oracle's info before anything is spent: the shape, that every value
@@ -48,12 +48,10 @@ export const validateQuery = (info: OracleInfo, x: Matrix, name = 'x'): E.Either
       )
     }
   }
-  const dom = info.domain
-  if (dom !== undefined) {
+  if (info.domain !== undefined) {
     for (let k = 0; k < d.length; k++) {
       const j = k % cols
-      const lo = bound(dom.lower, j)
-      const hi = bound(dom.upper, j)
+      const [lo, hi] = featureBounds(info, j)
       const v = d[k]!
       if (v < lo || v > hi) {
         const i = Math.floor(k / cols)

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { toPromise } from '@sonde/oracle'
+import { toPromise, labelAgreement } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, trainClassifier } from '@sonde/models'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
@@ -24,7 +24,7 @@ export const copyWithGradients = async (): Promise<SuiteResult> => {
   const victimModel = buildMlp({ inputDim: 784, hidden: [64], numClasses: 10, seed: 5 })
   await toPromise(trainClassifier(victimModel, victimData.x, victimData.y, { epochs: 6, seed: 5, learningRate: 2e-3 }))
   const victim = fromTfjsModel(victimModel, { output: 'logits', id: 'mnist-victim' })
-  const acc = (await toPromise(victim.predict(heldOut.x))).labels.reduce((a, l, i) => a + (l === heldOut.y[i] ? 1 : 0), 0) / heldOut.y.length
+  const acc = labelAgreement((await toPromise(victim.predict(heldOut.x))).labels, heldOut.y)
 
   const budgets = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
   const settings: Setting[] = ['labels', 'logits', 'logits + gradients']

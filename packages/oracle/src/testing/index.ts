@@ -11,6 +11,7 @@ import { budget } from '../middleware/budget.js'
 import { meter } from '../middleware/meter.js'
 import { hasGradients, type Oracle } from '../oracle.js'
 import { createRng, type Rng } from '../rng.js'
+import { featureBounds, randomQueries } from '../domain.js'
 import { labelThreshold } from '../adapters/function.js'
 
 /** Options of {@link describeOracleContract}. */
@@ -44,22 +45,8 @@ const failure = async <A>(task: () => Promise<E.Either<OracleError, A>>): Promis
 
 const defaultSample =
   (o: Oracle) =>
-  (rows: number, rng: Rng): Matrix => {
-    const d = o.info.inputDim
-    const data = new Float64Array(rows * d)
-    const dom = o.info.domain
-    for (let k = 0; k < data.length; k++) {
-      const j = k % d
-      if (dom === undefined) {
-        data[k] = rng.normal()
-        continue
-      }
-      const lo = typeof dom.lower === 'number' ? dom.lower : dom.lower[j]!
-      const hi = typeof dom.upper === 'number' ? dom.upper : dom.upper[j]!
-      data[k] = Number.isFinite(lo) && Number.isFinite(hi) ? lo + (hi - lo) * rng.next() : Number.isFinite(lo) ? lo + Math.abs(rng.normal()) : Number.isFinite(hi) ? hi - Math.abs(rng.normal()) : rng.normal()
-    }
-    return { rows, cols: d, data }
-  }
+  (rows: number, rng: Rng): Matrix =>
+    randomQueries(o.info, rows, rng)
 
 const rowNorm = (v: Float64Array): number => Math.sqrt(v.reduce((a, b) => a + b * b, 0))
 
@@ -209,9 +196,8 @@ export const describeOracleContract = (
         expect(e._tag).toBe('InvalidInput')
         if (e._tag === 'InvalidInput') expect(e.path).toBe(`x[1][${d - 1}]`)
       }
-      const dom = o.info.domain
-      if (dom !== undefined) {
-        const lo = typeof dom.lower === 'number' ? dom.lower : dom.lower[0]!
+      if (o.info.domain !== undefined) {
+        const [lo] = featureBounds(o.info, 0)
         if (Number.isFinite(lo)) {
           const x = sample(2)
           x.data[d] = lo - 1

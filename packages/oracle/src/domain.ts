@@ -1,0 +1,55 @@
+import type { Matrix } from './matrix.js'
+import type { OracleInfo } from './oracle.js'
+import type { Rng } from './rng.js'
+
+/**
+ * The bounds of feature `j` in `info.domain`: `[-Infinity, Infinity]` when there is no domain.
+ *
+ * @example
+ * const [lo, hi] = featureBounds(oracle.info, 3)
+ */
+export const featureBounds = (info: OracleInfo, j: number): readonly [number, number] => {
+  const dom = info.domain
+  if (dom === undefined) return [-Infinity, Infinity]
+  return [typeof dom.lower === 'number' ? dom.lower : dom.lower[j]!, typeof dom.upper === 'number' ? dom.upper : dom.upper[j]!]
+}
+
+/**
+ * `rows` random valid queries for an oracle: uniform where a feature's bounds are both finite,
+ * a half-normal step inside a single finite bound, standard normal otherwise.
+ *
+ * @example
+ * const x = randomQueries(oracle.info, 100, createRng(1))
+ */
+export const randomQueries = (info: OracleInfo, rows: number, rng: Rng): Matrix => {
+  const d = info.inputDim
+  const data = new Float64Array(rows * d)
+  for (let k = 0; k < data.length; k++) {
+    const [lo, hi] = featureBounds(info, k % d)
+    data[k] =
+      Number.isFinite(lo) && Number.isFinite(hi)
+        ? lo + (hi - lo) * rng.next()
+        : Number.isFinite(lo)
+          ? lo + Math.abs(rng.normal())
+          : Number.isFinite(hi)
+            ? hi - Math.abs(rng.normal())
+            : rng.normal()
+  }
+  return { rows, cols: d, data }
+}
+
+/**
+ * Clip every value of `x` into `info.domain`, in place (returns `x`).
+ *
+ * @example
+ * clipToDomain(oracle.info, noisyPoints)
+ */
+export const clipToDomain = (info: OracleInfo, x: Matrix): Matrix => {
+  if (info.domain === undefined) return x
+  for (let k = 0; k < x.data.length; k++) {
+    const [lo, hi] = featureBounds(info, k % x.cols)
+    const v = x.data[k]!
+    x.data[k] = v < lo ? lo : v > hi ? hi : v
+  }
+  return x
+}

@@ -106,18 +106,32 @@ const outerAccumulate = (s: GlmShape, t: Float64Array, x: Matrix, lambda: number
   return out
 }
 
-export const objective = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Array, lambda: number): number => {
-  const { loss } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
+const regularisedMean = (loss: Float64Array, theta: Float64Array, lambda: number): number => {
   let acc = 0
   for (const l of loss) acc += l
   let sq = 0
   for (const t of theta) sq += t * t
-  return (y.length === 0 ? 0 : acc / y.length) + 0.5 * lambda * sq
+  return (loss.length === 0 ? 0 : acc / loss.length) + 0.5 * lambda * sq
 }
+
+export const objective = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Array, lambda: number): number =>
+  regularisedMean(lossAndResiduals(s, linearOutputs(s, theta, x), y).loss, theta, lambda)
 
 export const gradient = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Array, lambda: number): Float64Array => {
   const { r } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
   return outerAccumulate(s, r, x, lambda, theta)
+}
+
+/** F(θ) and ∇F(θ) from one forward pass. */
+export const objectiveAndGradient = (
+  s: GlmShape,
+  theta: Float64Array,
+  x: Matrix,
+  y: Int32Array,
+  lambda: number,
+): { readonly value: number; readonly gradient: Float64Array } => {
+  const { loss, r } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
+  return { value: regularisedMean(loss, theta, lambda), gradient: outerAccumulate(s, r, x, lambda, theta) }
 }
 
 /** Sᵢ u for each example: σ(1−σ)·u (sigmoid) or p ⊙ u − p (pᵀu) (softmax). */

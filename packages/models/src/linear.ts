@@ -215,8 +215,7 @@ export const fitGlm = <M>(
     E.chainW(() =>
       newtonCG(
         {
-          value: (t) => glm.objective(shape, t, x, y, l2),
-          gradient: (t) => glm.gradient(shape, t, x, y, l2),
+          valueAndGradient: (t) => glm.objectiveAndGradient(shape, t, x, y, l2),
           // The curvature at θ is fixed while CG runs: compute μ(θ) once per Newton step.
           hessianVectorProduct: (() => {
             let cached: { readonly t: Float64Array; readonly mu: Float64Array } | undefined

@@ -3,8 +3,8 @@ import { errors, type NotConverged } from '@sonde/oracle'
 
 /** A smooth, strongly convex objective: value, gradient and Hessian-vector product at θ. */
 export interface ConvexObjective {
-  readonly value: (theta: Float64Array) => number
-  readonly gradient: (theta: Float64Array) => Float64Array
+  /** F(θ) and ∇F(θ) together: they share the forward pass, so one call costs one pass. */
+  readonly valueAndGradient: (theta: Float64Array) => { readonly value: number; readonly gradient: Float64Array }
   readonly hessianVectorProduct: (theta: Float64Array, v: Float64Array) => Float64Array
 }
 
@@ -69,9 +69,10 @@ export const newtonCG = (
   options: { readonly tol: number; readonly maxIter: number },
 ): E.Either<NotConverged, { readonly theta: Float64Array; readonly report: FitReport }> => {
   let theta = theta0.slice()
-  let g = f.gradient(theta)
+  const first = f.valueAndGradient(theta)
+  let g = first.gradient
   let gn = norm2(g)
-  let fv = f.value(theta)
+  let fv = first.value
   let products = 0
   let it = 0
   while (gn > options.tol && it < options.maxIter) {
@@ -87,8 +88,7 @@ export const newtonCG = (
     let accepted = false
     for (let ls = 0; ls < 60; ls++) {
       const trial = theta.map((t, i) => t + step * p[i]!)
-      const tv = f.value(trial)
-      const tg = f.gradient(trial)
+      const { value: tv, gradient: tg } = f.valueAndGradient(trial)
       const tgn = norm2(tg)
       // Armijo on the objective; near the optimum the decrease drowns in rounding, so a
       // smaller gradient norm is accepted too (both are descent for a strongly convex f).

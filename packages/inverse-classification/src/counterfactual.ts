@@ -1,7 +1,7 @@
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
 import { errors, meter, type Oracle, type OracleError, type ProbeError } from '@sonde/oracle'
 import { inverseLogistic } from './logistic.js'
-import { clip, distance, type InverseOptions, type InverseResult, type LogisticModel, type SoftmaxModel } from './problem.js'
+import { clipAlong, distance, type InverseOptions, type InverseResult, type LogisticModel, type SoftmaxModel } from './problem.js'
 import { inverseSoftmax, type PreparedSoftmax } from './softmax.js'
 
 /** A surrogate the exact solvers accept: logistic, softmax, or softmax with its precomputation. */
@@ -81,10 +81,12 @@ export const counterfactual = (
   const star = solved.right
   const counted = meter(oracle)
   const target = options.target
-  const lo = withDomain.lower ?? -Infinity
-  const hi = withDomain.upper ?? Infinity
-  const bound = (b: number | Float64Array, i: number): number => (typeof b === 'number' ? b : b[i]!)
-  const along = (t: number): Float64Array => star.x.map((v, i) => clip(x0[i]! + t * (v - x0[i]!), bound(lo, i), bound(hi, i)))
+  const perFeature = (b: number | Float64Array | undefined, fill: number): Float64Array =>
+    b instanceof Float64Array ? b : new Float64Array(x0.length).fill(b ?? fill)
+  const lower = perFeature(withDomain.lower, -Infinity)
+  const upper = perFeature(withDomain.upper, Infinity)
+  const direction = Float64Array.from(star.x, (v, i) => v - x0[i]!)
+  const along = (t: number): Float64Array => clipAlong(x0, t, direction, lower, upper)
   const labelAt = (x: Float64Array): TE.TaskEither<OracleError, number> =>
     F.pipe(
       counted.predict({ rows: 1, cols: x.length, data: x }),

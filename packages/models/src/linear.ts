@@ -42,8 +42,30 @@ export interface TwiceDifferentiable {
   readonly perExampleGradients: (x: Matrix, y: Int32Array) => Matrix
   /** ∇²F(θ) v on (x, y), exactly. */
   readonly hessianVectorProduct: (x: Matrix, y: Int32Array, v: Float64Array) => Float64Array
-  /** ∇²F(θ) as a dense p × p matrix: O(n·p²), for small p. */
+  /**
+   * v ↦ ∇²F(θ) v on fixed (x, y): what iterative solvers call many times, with whatever depends
+   * only on θ and the data (the curvature) computed once.
+   */
+  readonly hessianOperator: (x: Matrix, y: Int32Array) => (v: Float64Array) => Float64Array
+  /** ∇²F(θ) as a dense p × p matrix, for exact solves at moderate p (p² memory). */
   readonly hessian: (x: Matrix, y: Int32Array) => Matrix
+  /**
+   * vₐᵀ ∇_θ ℓ(xᵢ, yᵢ; θ) for every row vₐ of `v` (t × p) and every example i (without the
+   * regulariser): t × n. Influence scores for all training points are this one product.
+   */
+  readonly gradientProducts: (x: Matrix, y: Int32Array, v: Matrix) => Matrix
+  /** Rows ∇ₓ [vᵀ ∇_θ ℓ(xᵢ, yᵢ; θ)], n × d: the mixed second derivative seen along v. */
+  readonly mixedGradientProduct: (x: Matrix, y: Int32Array, v: Float64Array) => Matrix
+  /**
+   * Damping an inverse-Hessian solve should add for this model (λ in (H + λI)⁻¹): 0 for a
+   * convex fit at its optimum; positive for networks, whose Hessian may be indefinite.
+   */
+  readonly damping: number
+  /**
+   * Minimise the objective again on other data (e.g. without one point), warm-started from
+   * this model's parameters unless `options.warmStart` is given; the same L2 unless `options.l2`.
+   */
+  readonly refit: (x: Matrix, y: Int32Array, options?: FitOptions) => E.Either<ProbeError, Fitted<TwiceDifferentiable>>
 }
 
 /** Options of a fit. */
@@ -176,17 +198,23 @@ export abstract class LinearClassifier implements GradientOracle, TwiceDifferent
   readonly perExampleGradients = (x: Matrix, y: Int32Array): Matrix => glm.perExampleGradients(this.shape, this.theta, x, y)
   readonly hessianVectorProduct = (x: Matrix, y: Int32Array, v: Float64Array): Float64Array =>
     glm.hessianVectorProduct(this.shape, this.theta, x, y, this.l2, v)
+  readonly hessianOperator = (x: Matrix, y: Int32Array): ((v: Float64Array) => Float64Array) =>
+    glm.hessianOperator(this.shape, this.theta, x, y, this.l2)
   readonly hessian = (x: Matrix, y: Int32Array): Matrix => glm.hessian(this.shape, this.theta, x, y, this.l2)
+  readonly gradientProducts = (x: Matrix, y: Int32Array, v: Matrix): Matrix => glm.gradientProducts(this.shape, this.theta, x, y, v)
+  readonly mixedGradientProduct = (x: Matrix, y: Int32Array, v: Float64Array): Matrix =>
+    glm.mixedGradientProduct(this.shape, this.theta, x, y, v)
+  /** 0: the objective is strictly convex (for λ > 0) and the fit sits at its optimum. */
+  readonly damping: number = 0
 
   /**
    * Refit on (x, y) by Newton–CG, warm-started from this model's parameters unless
    * `options.warmStart` is given; `l2` defaults to this model's.
    */
-  refit(x: Matrix, y: Int32Array, options: FitOptions = {}): E.Either<ProbeError, Fitted<this>> {
-    return fitGlm(this.shape, x, y, { ...options, l2: options.l2 ?? this.l2, warmStart: options.warmStart ?? this.theta }, (theta, l2) =>
+  readonly refit = (x: Matrix, y: Int32Array, options: FitOptions = {}): E.Either<ProbeError, Fitted<this>> =>
+     fitGlm(this.shape, x, y, { ...options, l2: options.l2 ?? this.l2, warmStart: options.warmStart ?? this.theta }, (theta, l2) =>
       this.withParams(theta, l2),
     )
-  }
 }
 
 /** Fit θ of a GLM shape to (x, y): validate, then Newton–CG to ‖∇F‖ ≤ tol. */

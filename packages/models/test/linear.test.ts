@@ -101,6 +101,43 @@ describe.each(cases)('$name regression, white box', ({ fit, k }) => {
     expect(Math.abs((at(plus) - at(minus)) / (2 * step) - g.data[5 * g.cols + 2]!)).toBeLessThanOrEqual(1e-8)
   })
 
+  it('the Hessian operator, gradient products and mixed gradient agree with their definitions', () => {
+    const p = model.numParams
+    const v = Float64Array.from({ length: p }, (_, i) => Math.cos(2 * i + 0.5))
+    const hv = model.hessianVectorProduct(x, y, v)
+    const op = model.hessianOperator(x, y)(v)
+    for (let q = 0; q < p; q++) expect(Math.abs(op[q]! - hv[q]!)).toBeLessThanOrEqual(1e-14 * (1 + Math.abs(hv[q]!)))
+    // gradientProducts = V · per-example gradientsᵀ
+    const vm: Matrix = { rows: 2, cols: p, data: Float64Array.from({ length: 2 * p }, (_, i) => Math.sin(i + 0.3)) }
+    const gp = model.gradientProducts(x, y, vm)
+    const g = model.perExampleGradients(x, y)
+    for (let a = 0; a < 2; a++) {
+      for (let i = 0; i < x.rows; i += 17) {
+        let s = 0
+        for (let q = 0; q < p; q++) s += vm.data[a * p + q]! * g.data[i * p + q]!
+        expect(Math.abs(gp.data[a * x.rows + i]! - s)).toBeLessThanOrEqual(1e-12 * (1 + Math.abs(s)))
+      }
+    }
+    // mixedGradientProduct: central differences in x of vᵀ ∇_θ ℓ(x, y)
+    const mixed = model.mixedGradientProduct(x, y, v)
+    const i = 11
+    const at = (xi: Float64Array): number => {
+      const one: Matrix = { rows: 1, cols: x.cols, data: xi }
+      const gi = model.perExampleGradients(one, y.subarray(i, i + 1))
+      let s = 0
+      for (let q = 0; q < p; q++) s += v[q]! * gi.data[q]!
+      return s
+    }
+    for (let j = 0; j < x.cols; j++) {
+      const plus = row(x, i).slice()
+      const minus = row(x, i).slice()
+      plus[j]! += 1e-6
+      minus[j]! -= 1e-6
+      const fd = (at(plus) - at(minus)) / 2e-6
+      expect(Math.abs(fd - mixed.data[i * x.cols + j]!)).toBeLessThanOrEqual(1e-7 * (1 + Math.abs(fd)))
+    }
+  })
+
   it('refit without one point, warm-started, converges in few Newton steps', () => {
     const keep = Int32Array.from({ length: x.rows - 1 }, (_, i) => (i < 10 ? i : i + 1))
     const x2: Matrix = { rows: keep.length, cols: x.cols, data: new Float64Array(keep.length * x.cols) }
@@ -109,6 +146,34 @@ describe.each(cases)('$name regression, white box', ({ fit, k }) => {
     const refit = unwrap((model as LinearClassifier).refit(x2, y2))
     expect(norm(refit.model.objectiveGradient(x2, y2))).toBeLessThanOrEqual(1e-10)
     expect(refit.report.iterations).toBeLessThanOrEqual(6)
+  })
+})
+
+describe('sparse inputs', () => {
+  it('the dense Hessian on mostly-zero rows equals a naive n·p² accumulation', () => {
+    const { x, y } = blobs(60, 6, 3, 3)
+    for (let q = 0; q < x.data.length; q++) if (q % 3 !== 0) x.data[q] = 0
+    const model = unwrap(SoftmaxRegression.fit(x, y, { numClasses: 3, l2: 0.1 })).model
+    const h = model.hessian(x, y)
+    const p = model.numParams
+    const d = x.cols
+    const naive = new Float64Array(p * p)
+    const probs = model.logits(x)
+    for (let i = 0; i < x.rows; i++) {
+      const z = Array.from({ length: 3 }, (_, c) => probs.data[i * 3 + c]!)
+      const mx = Math.max(...z)
+      const e = z.map((t) => Math.exp(t - mx))
+      const tot = e.reduce((a, b) => a + b, 0)
+      const mu = e.map((t) => t / tot)
+      const feat = (j: number) => (j < d ? x.data[i * d + j]! : 1)
+      const at = (c: number, j: number) => (j < d ? c * d + j : 3 * d + c)
+      for (let c1 = 0; c1 < 3; c1++)
+        for (let c2 = 0; c2 < 3; c2++)
+          for (let j1 = 0; j1 <= d; j1++)
+            for (let j2 = 0; j2 <= d; j2++) naive[at(c1, j1) * p + at(c2, j2)]! += (((c1 === c2 ? mu[c1]! : 0) - mu[c1]! * mu[c2]!) * feat(j1) * feat(j2)) / x.rows
+    }
+    for (let q = 0; q < p; q++) naive[q * p + q]! += 0.1
+    for (let q = 0; q < p * p; q++) expect(Math.abs(h.data[q]! - naive[q]!)).toBeLessThanOrEqual(1e-14)
   })
 })
 

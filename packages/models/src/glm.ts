@@ -22,38 +22,59 @@ export interface GlmShape {
 export const paramCount = (s: GlmShape): number => s.m * (s.d + 1)
 
 /**
- * The nonzero entries of row `i` of `x` gathered into `idx`/`val`; returns their count. Image
- * rows are mostly zeros (MNIST: 19 % nonzero), so every product below runs over these lists.
+ * The inputs as compressed sparse rows. Image rows are mostly zeros (MNIST: 19 % nonzero), so
+ * every product below runs over the nonzeros only; a fit or a Hessian operator converts once and
+ * reuses the result for all its products.
  */
-const gatherRow = (x: Matrix, i: number, idx: Int32Array, val: Float64Array): number => {
-  const d = x.cols
-  const xo = i * d
-  let nnz = 0
-  for (let j = 0; j < d; j++) {
-    const v = x.data[xo + j]!
-    if (v !== 0) {
-      idx[nnz] = j
-      val[nnz++] = v
-    }
-  }
-  return nnz
+export interface SparseRows {
+  readonly rows: number
+  readonly cols: number
+  /** Row i's entries are at ptr[i] .. ptr[i+1]−1 of idx / val. */
+  readonly ptr: Int32Array
+  readonly idx: Int32Array
+  readonly val: Float64Array
 }
 
-/** Z = X Wᵀ + b, n × m. */
-export const linearOutputs = (s: GlmShape, theta: Float64Array, x: Matrix): Float64Array => {
+export type Design = Matrix | SparseRows
+
+export const sparseRows = (x: Design): SparseRows => {
+  if ('ptr' in x) return x
+  const { rows, cols, data } = x
+  let nnz = 0
+  for (let k = 0; k < data.length; k++) if (data[k] !== 0) nnz++
+  const ptr = new Int32Array(rows + 1)
+  const idx = new Int32Array(nnz)
+  const val = new Float64Array(nnz)
+  let o = 0
+  for (let i = 0; i < rows; i++) {
+    const xo = i * cols
+    for (let j = 0; j < cols; j++) {
+      const v = data[xo + j]!
+      if (v !== 0) {
+        idx[o] = j
+        val[o++] = v
+      }
+    }
+    ptr[i + 1] = o
+  }
+  return { rows, cols, ptr, idx, val }
+}
+
+/** Z = X Wᵀ + b, n × m. W is read transposed (d × m), so each nonzero xᵢⱼ updates m contiguous outputs. */
+export const linearOutputs = (s: GlmShape, theta: Float64Array, x: Design): Float64Array => {
   const { m, d } = s
-  const n = x.rows
+  const { rows: n, ptr, idx, val } = sparseRows(x)
   const z = new Float64Array(n * m)
   const bOff = m * d
-  const idx = new Int32Array(d)
-  const val = new Float64Array(d)
+  const wt = new Float64Array(d * m)
+  for (let c = 0; c < m; c++) for (let j = 0; j < d; j++) wt[j * m + c] = theta[c * d + j]!
   for (let i = 0; i < n; i++) {
-    const nnz = gatherRow(x, i, idx, val)
-    for (let c = 0; c < m; c++) {
-      const wo = c * d
-      let acc = theta[bOff + c]!
-      for (let k = 0; k < nnz; k++) acc += theta[wo + idx[k]!]! * val[k]!
-      z[i * m + c] = acc
+    const zo = i * m
+    for (let c = 0; c < m; c++) z[zo + c] = theta[bOff + c]!
+    for (let k = ptr[i]!; k < ptr[i + 1]!; k++) {
+      const v = val[k]!
+      const wo = idx[k]! * m
+      for (let c = 0; c < m; c++) z[zo + c]! += wt[wo + c]! * v
     }
   }
   return z
@@ -105,26 +126,27 @@ export const lossAndResiduals = (
   return { loss, r, mu }
 }
 
-/** Accumulate (1/n) Σᵢ tᵢ ⊗ [xᵢ, 1] + λθ' into a parameter-shaped vector. */
-const outerAccumulate = (s: GlmShape, t: Float64Array, x: Matrix, lambda: number, reg: Float64Array): Float64Array => {
+/** Accumulate (1/n) Σᵢ tᵢ ⊗ [xᵢ, 1] + λθ' into a parameter-shaped vector (transposed while accumulating). */
+const outerAccumulate = (s: GlmShape, t: Float64Array, x: Design, lambda: number, reg: Float64Array): Float64Array => {
   const { m, d } = s
-  const n = x.rows
-  const out = new Float64Array(paramCount(s))
-  const bOff = m * d
-  const idx = new Int32Array(d)
-  const val = new Float64Array(d)
+  const { rows: n, ptr, idx, val } = sparseRows(x)
+  const acc = new Float64Array(d * m)
+  const bias = new Float64Array(m)
   for (let i = 0; i < n; i++) {
-    const nnz = gatherRow(x, i, idx, val)
-    for (let c = 0; c < m; c++) {
-      const tc = t[i * m + c]!
-      if (tc === 0) continue
-      const wo = c * d
-      for (let k = 0; k < nnz; k++) out[wo + idx[k]!]! += tc * val[k]!
-      out[bOff + c]! += tc
+    const to = i * m
+    for (let c = 0; c < m; c++) bias[c]! += t[to + c]!
+    for (let k = ptr[i]!; k < ptr[i + 1]!; k++) {
+      const v = val[k]!
+      const ao = idx[k]! * m
+      for (let c = 0; c < m; c++) acc[ao + c]! += t[to + c]! * v
     }
   }
   const inv = n === 0 ? 0 : 1 / n
-  for (let q = 0; q < out.length; q++) out[q] = out[q]! * inv + lambda * reg[q]!
+  const out = new Float64Array(paramCount(s))
+  for (let c = 0; c < m; c++) {
+    for (let j = 0; j < d; j++) out[c * d + j] = acc[j * m + c]! * inv + lambda * reg[c * d + j]!
+    out[m * d + c] = bias[c]! * inv + lambda * reg[m * d + c]!
+  }
   return out
 }
 
@@ -136,24 +158,26 @@ const regularisedMean = (loss: Float64Array, theta: Float64Array, lambda: number
   return (loss.length === 0 ? 0 : acc / loss.length) + 0.5 * lambda * sq
 }
 
-export const objective = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Array, lambda: number): number =>
+export const objective = (s: GlmShape, theta: Float64Array, x: Design, y: Int32Array, lambda: number): number =>
   regularisedMean(lossAndResiduals(s, linearOutputs(s, theta, x), y).loss, theta, lambda)
 
-export const gradient = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Array, lambda: number): Float64Array => {
-  const { r } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
-  return outerAccumulate(s, r, x, lambda, theta)
+export const gradient = (s: GlmShape, theta: Float64Array, x: Design, y: Int32Array, lambda: number): Float64Array => {
+  const xs = sparseRows(x)
+  const { r } = lossAndResiduals(s, linearOutputs(s, theta, xs), y)
+  return outerAccumulate(s, r, xs, lambda, theta)
 }
 
 /** F(θ) and ∇F(θ) from one forward pass. */
 export const objectiveAndGradient = (
   s: GlmShape,
   theta: Float64Array,
-  x: Matrix,
+  x: Design,
   y: Int32Array,
   lambda: number,
 ): { readonly value: number; readonly gradient: Float64Array } => {
-  const { loss, r } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
-  return { value: regularisedMean(loss, theta, lambda), gradient: outerAccumulate(s, r, x, lambda, theta) }
+  const xs = sparseRows(x)
+  const { loss, r } = lossAndResiduals(s, linearOutputs(s, theta, xs), y)
+  return { value: regularisedMean(loss, theta, lambda), gradient: outerAccumulate(s, r, xs, lambda, theta) }
 }
 
 /** Sᵢ u for each example: σ(1−σ)·u (sigmoid) or p ⊙ u − p (pᵀu) (softmax). */
@@ -172,14 +196,16 @@ const curvatureTimes = (s: GlmShape, mu: Float64Array, u: Float64Array): Float64
 export const hessianVectorProduct = (
   s: GlmShape,
   theta: Float64Array,
-  x: Matrix,
+  x: Design,
   y: Int32Array,
   lambda: number,
   v: Float64Array,
-  mu: Float64Array = lossAndResiduals(s, linearOutputs(s, theta, x), y).mu,
+  mu?: Float64Array,
 ): Float64Array => {
-  const u = linearOutputs(s, v, x)
-  return outerAccumulate(s, curvatureTimes(s, mu, u), x, lambda, v)
+  const xs = sparseRows(x)
+  const curvature = mu ?? lossAndResiduals(s, linearOutputs(s, theta, xs), y).mu
+  const u = linearOutputs(s, v, xs)
+  return outerAccumulate(s, curvatureTimes(s, curvature, u), xs, lambda, v)
 }
 
 /** Rows ∇_θ ℓᵢ = rᵢ ⊗ [xᵢ, 1] (without the regulariser), n × p. */
@@ -207,8 +233,9 @@ export const hessianOperator = (
   y: Int32Array,
   lambda: number,
 ): ((v: Float64Array) => Float64Array) => {
-  const { mu } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
-  return (v) => hessianVectorProduct(s, theta, x, y, lambda, v, mu)
+  const xs = sparseRows(x)
+  const { mu } = lossAndResiduals(s, linearOutputs(s, theta, xs), y)
+  return (v) => hessianVectorProduct(s, theta, xs, y, lambda, v, mu)
 }
 
 /**
@@ -219,10 +246,11 @@ export const hessianOperator = (
 export const gradientProducts = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Array, v: Matrix): Matrix => {
   const { m } = s
   const n = x.rows
-  const { r } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
+  const xs = sparseRows(x)
+  const { r } = lossAndResiduals(s, linearOutputs(s, theta, xs), y)
   const out = new Float64Array(v.rows * n)
   for (let a = 0; a < v.rows; a++) {
-    const u = linearOutputs(s, v.data.subarray(a * v.cols, (a + 1) * v.cols), x)
+    const u = linearOutputs(s, v.data.subarray(a * v.cols, (a + 1) * v.cols), xs)
     for (let i = 0; i < n; i++) {
       let acc = 0
       for (let c = 0; c < m; c++) acc += r[i * m + c]! * u[i * m + c]!
@@ -240,8 +268,9 @@ export const gradientProducts = (s: GlmShape, theta: Float64Array, x: Matrix, y:
 export const mixedGradientProduct = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Array, v: Float64Array): Matrix => {
   const { m, d } = s
   const n = x.rows
-  const { r, mu } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
-  const u = linearOutputs(s, v, x)
+  const xs = sparseRows(x)
+  const { r, mu } = lossAndResiduals(s, linearOutputs(s, theta, xs), y)
+  const u = linearOutputs(s, v, xs)
   const su = curvatureTimes(s, mu, u)
   const out = new Float64Array(n * d)
   for (let i = 0; i < n; i++) {
@@ -265,14 +294,18 @@ export const hessian = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Arr
   const { m, d } = s
   const p = paramCount(s)
   const n = x.rows
-  const { mu } = lossAndResiduals(s, linearOutputs(s, theta, x), y)
+  const xs = sparseRows(x)
+  const { mu } = lossAndResiduals(s, linearOutputs(s, theta, xs), y)
   const h = new Float64Array(p * p)
   const idx = new Int32Array(d + 1)
   const val = new Float64Array(d + 1)
   // Parameter index of feature j (j = d is the bias) of output c.
   const pos = (c: number, j: number): number => (j < d ? c * d + j : m * d + c)
   for (let i = 0; i < n; i++) {
-    const nnz = gatherRow(x, i, idx, val)
+    const lo = xs.ptr[i]!
+    const nnz = xs.ptr[i + 1]! - lo
+    idx.set(xs.idx.subarray(lo, lo + nnz))
+    val.set(xs.val.subarray(lo, lo + nnz))
     idx[nnz] = d
     val[nnz] = 1
     const len = nnz + 1
@@ -302,3 +335,4 @@ export const hessian = (s: GlmShape, theta: Float64Array, x: Matrix, y: Int32Arr
   }
   return { rows: p, cols: p, data: h }
 }
+

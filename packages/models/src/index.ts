@@ -7,7 +7,7 @@ export {
   type Fitted,
   type LinearOracleOptions,
 } from './linear.js'
-export type { FitReport } from './optimize.js'
+export { conjugateGradient, dot, norm2, type CgResult, type FitReport } from './optimize.js'
 export { TwoLayerRelu, randomTwoLayerRelu, type TwoLayerReluParams, type RandomReluOptions } from './relu.js'
 export { useFastestBackend, useBackend, type BackendName } from './tfjs/backend.js'
 export {

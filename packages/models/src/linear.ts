@@ -240,16 +240,17 @@ export const fitGlm = <M>(
       }
       return E.right(undefined)
     }),
-    E.chainW(() =>
+    E.map(() => glm.sparseRows(x)),
+    E.chainW((xs) =>
       newtonCG(
         {
-          valueAndGradient: (t) => glm.objectiveAndGradient(shape, t, x, y, l2),
+          valueAndGradient: (t) => glm.objectiveAndGradient(shape, t, xs, y, l2),
           // The curvature at θ is fixed while CG runs: compute μ(θ) once per Newton step.
           hessianVectorProduct: (() => {
             let cached: { readonly t: Float64Array; readonly mu: Float64Array } | undefined
             return (t: Float64Array, v: Float64Array) => {
-              if (cached?.t !== t) cached = { t, mu: glm.lossAndResiduals(shape, glm.linearOutputs(shape, t, x), y).mu }
-              return glm.hessianVectorProduct(shape, t, x, y, l2, v, cached.mu)
+              if (cached?.t !== t) cached = { t, mu: glm.lossAndResiduals(shape, glm.linearOutputs(shape, t, xs), y).mu }
+              return glm.hessianVectorProduct(shape, t, xs, y, l2, v, cached.mu)
             }
           })(),
         },

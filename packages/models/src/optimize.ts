@@ -16,46 +16,78 @@ export interface FitReport {
   readonly objective: number
 }
 
-export const dot = (a: Float64Array, b: Float64Array): number => {
-  let s = 0
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!
-  return s
+/** aᵀb, with four partial sums (about twice as fast in V8 as one, and no less accurate). */
+export const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  const n = a.length
+  let s0 = 0
+  let s1 = 0
+  let s2 = 0
+  let s3 = 0
+  let i = 0
+  for (; i + 3 < n; i += 4) {
+    s0 += a[i]! * b[i]!
+    s1 += a[i + 1]! * b[i + 1]!
+    s2 += a[i + 2]! * b[i + 2]!
+    s3 += a[i + 3]! * b[i + 3]!
+  }
+  for (; i < n; i++) s0 += a[i]! * b[i]!
+  return s0 + s1 + s2 + s3
 }
 
-export const norm2 = (a: Float64Array): number => Math.sqrt(dot(a, a))
+/** ‖a‖₂. */
+export const norm2 = (a: ArrayLike<number>): number => Math.sqrt(dot(a, a))
+
+/** What a conjugate-gradient solve reports. */
+export interface CgResult {
+  readonly x: Float64Array
+  /** Products with A used. */
+  readonly products: number
+  /** ‖b − A x‖₂ at the end (the recursive residual). */
+  readonly residual: number
+  /** ‖b − A x‖ / ‖b‖ after each product. */
+  readonly residuals: readonly number[]
+  /** True when A showed non-positive curvature along a search direction (the solve stopped there). */
+  readonly indefinite: boolean
+}
 
 /**
- * Conjugate gradients for H p = b with H symmetric positive definite, given as a product.
- * Stops when ‖r‖ ≤ tol·‖b‖ or after maxIter products; returns the iterate and products used.
+ * Conjugate gradients for A x = b with A symmetric positive definite, given as a product.
+ * Stops when ‖r‖ ≤ tol·‖b‖ or after `maxIter` products, or, keeping the iterate, at the first
+ * direction of non-positive curvature (safe for Newton; reported as `indefinite`).
+ *
+ * @example
+ * const { x, residuals } = conjugateGradient((v) => model.hessianOperator(x, y)(v), g, 1e-10, 500)
  */
-export const conjugateGradient = (
-  hv: (v: Float64Array) => Float64Array,
-  b: Float64Array,
-  tol: number,
-  maxIter: number,
-): { readonly x: Float64Array; readonly products: number; readonly residual: number } => {
+export const conjugateGradient = (hv: (v: Float64Array) => Float64Array, b: Float64Array, tol: number, maxIter: number): CgResult => {
   const x = new Float64Array(b.length)
   const r = b.slice()
   const p = b.slice()
   let rr = dot(r, r)
+  const bn = Math.sqrt(rr)
   const target = tol * tol * rr
+  const residuals: number[] = []
+  let indefinite = false
   let k = 0
   while (k < maxIter && rr > target && rr > 0) {
     const hp = hv(p)
     k++
     const php = dot(p, hp)
-    if (!(php > 0)) break // not positive definite along p: keep what we have (safe for Newton)
+    if (!(php > 0)) {
+      indefinite = true
+      break
+    }
     const alpha = rr / php
     for (let i = 0; i < x.length; i++) {
       x[i]! += alpha * p[i]!
       r[i]! -= alpha * hp[i]!
     }
     const rrNew = dot(r, r)
+    residuals.push(Math.sqrt(rrNew) / bn)
     const beta = rrNew / rr
     rr = rrNew
     for (let i = 0; i < p.length; i++) p[i] = r[i]! + beta * p[i]!
   }
-  return { x, products: k, residual: Math.sqrt(rr) }
+  return { x, products: k, residual: Math.sqrt(rr), residuals, indefinite }
 }
 
 /**

@@ -1,0 +1,21 @@
+export {
+  prepareInverseHvp,
+  topEigenvalue,
+  type Examples,
+  type InverseHvp,
+  type InverseHvpMethod,
+  type InverseHvpOptions,
+  type SolveReport,
+} from './inverse-hvp.js'
+export {
+  influenceOnTest,
+  mostInfluential,
+  selfInfluence,
+  rankSuspiciousLabels,
+  inputInfluence,
+  type InfluenceScores,
+  type InfluenceOptions,
+  type SelfInfluence,
+  type SuspiciousLabels,
+  type InputInfluence,
+} from './influence.js'

@@ -39,6 +39,13 @@ export interface InverseHvpOptions {
   readonly batchSize?: number
   /** `'lissa'`: check the true residual (one full-data product) every this many steps (default depth/10). */
   readonly checkEvery?: number
+  /**
+   * `'lissa'`: estimate from the mean of the iterates over the second half of each recursion
+   * (default true) rather than from the last iterate alone. Past the burn-in every iterate
+   * estimates the same fixed point; averaging them cancels most of the mini-batch noise, which
+   * otherwise leaves a residual floor that more depth does not lower.
+   */
+  readonly tailAverage?: boolean
   /** `'lissa'`: seed of the mini-batch draws (default 0). Same seed, same answer. */
   readonly seed?: number
 }
@@ -212,6 +219,7 @@ export const prepareInverseHvp = (model: TwiceDifferentiable, train: Examples, o
       const batchSize = Math.min(options.batchSize ?? 32, n)
       const checkEvery = options.checkEvery ?? Math.max(1, Math.floor(depth / 10))
       const tol = options.tol ?? 0.05
+      const tailAverage = options.tailAverage ?? true
       const rng = createRng(options.seed ?? 0)
       let prepared = 0
       let scale = options.scale
@@ -241,6 +249,8 @@ export const prepareInverseHvp = (model: TwiceDifferentiable, train: Examples, o
           let products = 0
           for (let r = 0; r < repeats; r++) {
             const cur = v.slice()
+            const tail = new Float64Array(p)
+            const burnIn = tailAverage ? Math.floor(depth / 2) : depth - 1
             for (let t = 1; t <= depth; t++) {
               const batch = randomBatch(train, batchSize, solveRng)
               const hv = model.hessianOperator(batch.x, batch.y)(cur)
@@ -262,19 +272,26 @@ export const prepareInverseHvp = (model: TwiceDifferentiable, train: Examples, o
                   ),
                 )
               }
+              if (t > burnIn) for (let i = 0; i < p; i++) tail[i]! += cur[i]!
               if (t % checkEvery === 0 || t === depth) {
-                const est = cur.map((c) => c / s)
+                const count = Math.max(0, t - burnIn)
+                const est = new Float64Array(p)
+                for (let i = 0; i < p; i++) est[i] = (count > 0 ? tail[i]! / count : cur[i]!) / s
                 history.push({ step, residual: residualOf(op, damping, est, v) })
                 products++
               }
             }
-            for (let i = 0; i < p; i++) sum[i]! += cur[i]! / s / repeats
+            const count = depth - burnIn
+            for (let i = 0; i < p; i++) sum[i]! += tail[i]! / count / s / repeats
           }
           const residual = residualOf(op, damping, sum, v)
           products++
           if (!(residual <= tol)) {
-            const hint = floor > 0 ? `; the error decays like (1 − λ_min/S)^t with λ_min ≥ ${floor.toPrecision(3)}, so depth should reach several × S/λ_min ≈ ${Math.ceil(s / floor)}` : ''
-            return E.left(errors.notConverged(`LiSSA (scale ${s.toPrecision(4)}, depth ${depth}, ${repeats} repeat(s))${hint}`, step, residual, tol))
+            const hint =
+              floor > 0
+                ? ` (the error decays like (1 − λ_min/S)^t with λ_min ≥ ${floor.toPrecision(3)}: depth should be several × S/λ_min ≈ ${Math.ceil(s / floor)}; past that, raise repeats or batchSize)`
+                : ''
+            return E.left(errors.notConverged(`LiSSA with scale ${s.toPrecision(4)}, depth ${depth}, ${repeats} repeat(s)${hint}`, step, residual, tol))
           }
           return E.right({ x: sum, report: { method, iterations: step, hessianVectorProducts: products, relativeResidual: residual, residualHistory: history } })
         },

@@ -19,3 +19,4 @@ export {
   type SuspiciousLabels,
   type InputInfluence,
 } from './influence.js'
+export { trainingSetAttack, type TrainingSetAttackOptions, type TrainingSetAttack, type AttackOutcome } from './attack.js'

@@ -22,3 +22,4 @@ export {
   type TrainReport,
   type ModelArtifacts,
 } from './tfjs/network.js'
+export { differentiableNetwork, type DifferentiableNetwork, type DifferentiableNetworkOptions } from './tfjs/differentiable.js'

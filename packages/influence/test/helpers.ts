@@ -34,10 +34,11 @@ export const without = (train: Examples, j: number): Examples => {
   return { x: takeRows(train.x, keep), y: Int32Array.from(keep, (i) => train.y[i]!) }
 }
 
-/** Actual change in the loss of `test` row 0 when training row j is removed and the model refit to ‖∇F‖ ≤ 1e-10. */
-export const leaveOneOut = (model: TwiceDifferentiable, train: Examples, test: Examples, j: number): number => {
+/** Actual change in the loss of `test` row 0 when training row j is removed and the model refit to ‖∇F‖ ≤ tol. */
+export const leaveOneOut = (model: TwiceDifferentiable, train: Examples, test: Examples, j: number, tol = 1e-10): number => {
   const before = model.losses(test.x, test.y)
-  const refit = unwrap(model.refit(without(train, j).x, without(train, j).y, { tol: 1e-10 }))
+  const loo = without(train, j)
+  const refit = unwrap(model.refit(loo.x, loo.y, { tol }))
   const after = refit.model.losses(test.x, test.y)
   return after[0]! - before[0]!
 }

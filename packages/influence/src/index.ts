@@ -20,3 +20,4 @@ export {
   type InputInfluence,
 } from './influence.js'
 export { trainingSetAttack, type TrainingSetAttackOptions, type TrainingSetAttack, type AttackOutcome } from './attack.js'
+export { influenceProbe, type InfluenceProbeOptions, type InfluenceProbeResult } from './probe.js'

@@ -11,6 +11,7 @@ import type { SuiteResult } from './measure.js'
 import { copying } from './suites/copying.js'
 import { copyWithGradients } from './suites/copy-with-gradients.js'
 import { reluExtraction } from './suites/extraction.js'
+import { influence } from './suites/influence.js'
 import { inverseClassification } from './suites/inverse-classification.js'
 import { oracleOverhead } from './suites/oracle-overhead.js'
 import { tfjsBackends } from './suites/tfjs-backends.js'
@@ -22,6 +23,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   'relu-extraction': reluExtraction,
   'copy-with-gradients': copyWithGradients,
   copying,
+  influence,
 }
 
 const wanted = process.argv.slice(2)

@@ -4,10 +4,11 @@
  */
 import { resolve } from 'node:path'
 import { either as E, function as F } from 'fp-ts'
-import { budget, cache, createRng, meter, toPromise, labelAgreement } from '@sonde/oracle'
+import { budget, cache, createRng, meter, takeRows, toPromise, labelAgreement } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, SoftmaxRegression, trainClassifier, useFastestBackend } from '@sonde/models'
 import { counterfactual } from '@sonde/inverse-classification'
+import { influenceOnTest, mostInfluential } from '@sonde/influence'
 import { gradientMatchingCopy } from '@sonde/gradient-extraction'
 import { copyClassifier, jitter, mlpCopy, uniformBox } from '@sonde/copying'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
@@ -82,6 +83,18 @@ const t1 = performance.now()
 const cf = await toPromise(counterfactual(blackBox, surrogate, x0, { target: 8, margin: 2 }))
 console.log(
   `  closest "8" to test digit #${three} (a "3"): distance ${cf.distance.toFixed(3)}; the box says ${cf.oracleLabel} (${cf.confirmed ? 'confirmed' : 'not confirmed'}${cf.repaired ? ', repaired' : ''}); ${cf.queries} box queries; KKT on the surrogate ${cf.surrogate.kktResidual.toExponential(1)}; ${(performance.now() - t1).toFixed(0)} ms`,
+)
+
+// Influence: which of the 2000 box-labelled digits made the surrogate get a test digit wrong?
+console.log('\nInfluence on the surrogate (white box):')
+const surrogateLabels = (await toPromise(surrogate.predict(testSet.x))).labels
+const miss = testSet.y.findIndex((y, i) => surrogateLabels[i] !== y)
+const t2 = performance.now()
+const infl = influenceOnTest(surrogate, { x: pool.x, y: poolLabels.labels }, { x: takeRows(testSet.x, [miss]), y: testSet.y.slice(miss, miss + 1) }, { method: 'cg' })
+if (E.isLeft(infl)) throw new Error(infl.left.message)
+const harmful = mostInfluential(infl.right, 0, 5, 'harmful')
+console.log(
+  `  test digit #${miss} is a ${testSet.y[miss]}, the surrogate says ${surrogateLabels[miss]}; most harmful training digits (box label): ${Array.from(harmful, (j) => poolLabels.labels[j]).join(', ')}; s_test in ${infl.right.solves[0]!.iterations} CG iterations, ${(performance.now() - t2).toFixed(0)} ms for all 2000 scores`,
 )
 
 // The box's explanation endpoint leaks it: a copy from 50 points with their logit gradients

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { classCounts, gaussianBlobs, linearlySeparable, loadIris, loadMnist, stratifiedSplit, subset, twoMoons } from '../src/index.js'
+import { classCounts, gaussianBlobs, linearlySeparable, loadIris, loadMnist, stratifiedSplit, subset, twoMoons, downsampleImages } from '../src/index.js'
 
 describe('MNIST', () => {
   const mnist = loadMnist()
@@ -117,5 +117,17 @@ describe('PNG output', () => {
     const grid = imageGrid({ rows: 3, cols: 4, data: new Float64Array(12).fill(1) }, { width: 2, height: 2, columns: 2 })
     expect([grid.width, grid.height]).toEqual([5, 5])
     expect(grid.pixels[2]).toBe(0.5)
+  })
+})
+
+describe('downsampleImages', () => {
+  it('averages factor × factor blocks (checked by hand on a 4×4 image) and refuses sizes it cannot divide', () => {
+    const data = Float64Array.from({ length: 16 }, (_, i) => i)
+    const ds = { x: { rows: 1, cols: 16, data }, y: Int32Array.of(0), numClasses: 1 }
+    const small = downsampleImages(ds, { width: 4, height: 4, factor: 2 })
+    // Blocks: (0,1,4,5) (2,3,6,7) (8,9,12,13) (10,11,14,15)
+    expect(Array.from(small.x.data)).toEqual([2.5, 4.5, 10.5, 12.5])
+    expect(small.inputShape).toEqual([2, 2, 1])
+    expect(() => downsampleImages(ds, { width: 4, height: 4, factor: 3 })).toThrow(/factor/)
   })
 })

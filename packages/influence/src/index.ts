@@ -21,3 +21,4 @@ export {
 } from './influence.js'
 export { trainingSetAttack, type TrainingSetAttackOptions, type TrainingSetAttack, type AttackOutcome } from './attack.js'
 export { influenceProbe, type InfluenceProbeOptions, type InfluenceProbeResult } from './probe.js'
+export { validateAgainstRetraining, pearson, type RetrainingValidation } from './validate.js'

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { takeRows } from '@sonde/oracle'
 import { LogisticRegression, SoftmaxRegression } from '@sonde/models'
 import { gaussianBlobs, loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
-import { influenceOnTest, mostInfluential } from '../src/index.js'
+import { influenceOnTest, mostInfluential, validateAgainstRetraining } from '../src/index.js'
 import { firstMisclassified, leaveOneOut, pearson, pool2, unwrap } from './helpers.js'
 
 describe('influence against leave-one-out retraining (small problems, every training point)', () => {
@@ -44,10 +44,8 @@ describe('softmax regression on MNIST (Koh & Liang Figure 2 at n = 5,040)', () =
     const test = { x: takeRows(testSet.x, [wrong]), y: testSet.y.slice(wrong, wrong + 1) }
     const infl = unwrap(influenceOnTest(model, train, test, { method: 'cg' }))
     expect(infl.solves[0]!.relativeResidual).toBeLessThanOrEqual(1e-10)
-    const top = mostInfluential(infl, 0, 50, 'absolute')
-    const predicted = Array.from(top, (j) => infl.scores.data[j]!)
-    const actual = Array.from(top, (j) => leaveOneOut(model, train, test, j))
-    const r = pearson(predicted, actual)
+    const check = unwrap(validateAgainstRetraining(model, train, test, infl, { count: 50, fit: { tol: 1e-10 } }))
+    const r = check.pearson
     console.log(`MNIST softmax n=${train.x.rows}: Pearson ${r.toFixed(4)} over the top 50 (cg, ${infl.solves[0]!.iterations} iterations)`)
     expect(r).toBeGreaterThanOrEqual(0.99)
   })
@@ -74,5 +72,20 @@ describe('softmax regression on MNIST (Koh & Liang Figure 2 at n = 5,040)', () =
     const predicted = Array.from(top, (j) => exact.scores.data[j]!)
     const actual = Array.from(top, (j) => leaveOneOut(model, train, { x: takeRows(test.x, [0]), y: test.y.slice(0, 1) }, j))
     expect(pearson(predicted, actual)).toBeGreaterThanOrEqual(0.99)
+  })
+})
+
+describe('validateAgainstRetraining', () => {
+  it('refuses a count below 2, a bad test row and scores of the wrong width', () => {
+    const ds = gaussianBlobs({ n: 40, dim: 3, classes: 2, seed: 1 })
+    const model = unwrap(LogisticRegression.fit(ds.x, ds.y, { l2: 0.1 })).model
+    const test = { x: takeRows(ds.x, [0]), y: ds.y.slice(0, 1) }
+    const infl = unwrap(influenceOnTest(model, ds, test))
+    const tags = [
+      validateAgainstRetraining(model, ds, test, infl, { count: 1 }),
+      validateAgainstRetraining(model, ds, test, infl, { testRow: 3 }),
+      validateAgainstRetraining(model, { x: takeRows(ds.x, [0, 1, 2]), y: ds.y.slice(0, 3) }, test, infl),
+    ].map((r) => (r._tag === 'Left' ? r.left._tag : 'Right'))
+    expect(tags).toEqual(['InvalidOptions', 'InvalidOptions', 'ShapeMismatch'])
   })
 })

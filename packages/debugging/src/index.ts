@@ -1,2 +1,23 @@
 export { fitDirichletProcessGmm, sampleComponent, digamma, type DpGmm, type DpGmmOptions, type GmmComponent } from './gmm.js'
 export { trainVae, type Generator, type Vae, type VaeOptions } from './vae.js'
+export {
+  findMisclassifications,
+  findMisclassificationRegions,
+  regionSamples,
+  labelRegions,
+  correctModel,
+  defuse,
+  type IdentificationOptions,
+  type Identification,
+  type Region,
+  type RegionOptions,
+  type Regions,
+  type LabelledRegion,
+  type RegionLabeller,
+  type CorrectionOptions,
+  type CorrectionReport,
+  type DefuseOptions,
+  type DefuseResult,
+  type RegionReport,
+} from './defuse.js'
+export { defuseProbe, type DefuseProbeOptions } from './probe.js'

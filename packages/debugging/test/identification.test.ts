@@ -1,0 +1,98 @@
+import { either as E, function as F } from 'fp-ts'
+import { describe, expect, it } from 'vitest'
+import { budget, createRng, fromFunction, makeContext, makeRegistry, meter, runProbe, toPromise, type Matrix } from '@sonde/oracle'
+import { defuse, defuseProbe, findMisclassificationRegions, findMisclassifications, labelRegions, type Generator } from '../src/index.js'
+
+// The identity generator on the plane, and a classifier with a planted bug: the truth is
+// "x₀ > 0 → class 1", but the model says 0 in the disc of radius 1 around (2, 3).
+const identity: Generator = { latentDim: 2, encode: (x) => ({ ...x, data: x.data.slice() }), decode: (z) => ({ ...z, data: z.data.slice() }) }
+const inBug = (a: number, b: number) => (a - 2) ** 2 + (b - 3) ** 2 < 1
+const model = fromFunction({ id: 'planted-2d', inputDim: 2, numClasses: 2, output: 'label' }, (x) =>
+  Int32Array.from({ length: x.rows }, (_, i) => (x.data[2 * i]! > 0 && !inBug(x.data[2 * i]!, x.data[2 * i + 1]!) ? 1 : 0)),
+)
+const sources = (() => {
+  const rng = createRng(3)
+  const n = 300
+  const data = new Float64Array(2 * n)
+  for (let i = 0; i < n; i++) {
+    data[2 * i] = 0.5 + 3 * rng.next()
+    data[2 * i + 1] = 6 * rng.next()
+  }
+  const x: Matrix = { rows: n, cols: 2, data }
+  const y = Int32Array.from({ length: n }, (_, i) => (inBug(data[2 * i]!, data[2 * i + 1]!) ? 1 : 1)) // all truly class 1
+  return { x, y }
+})()
+
+describe('findMisclassifications', () => {
+  it('spends n·Q label queries, keeps only misclassified decodes, at most N per source, smallest perturbation first', async () => {
+    const box = meter(model)
+    const r = await toPromise(findMisclassifications(box, identity, sources.x, sources.y, { perturbations: 12, keepPerSource: 3, scale: 1.5, seed: 2 }))
+    expect(r.queries).toBe(300 * 12)
+    expect(box.usage().predictRows).toBe(300 * 12)
+    expect(r.found).toBeGreaterThan(0)
+    expect(r.yieldPerQuery).toBeCloseTo(r.found / r.queries, 12)
+    const labels = await toPromise(model.predict(r.inputs))
+    for (let i = 0; i < r.codes.rows; i++) {
+      expect(labels.labels[i]).not.toBe(r.sourceLabels[i])
+      expect(labels.labels[i]).toBe(r.predicted[i])
+    }
+    const perSource = new Map<number, number[]>()
+    r.sources.forEach((s, i) => perSource.set(s, [...(perSource.get(s) ?? []), r.perturbationNorms[i]!]))
+    for (const norms of perSource.values()) {
+      expect(norms.length).toBeLessThanOrEqual(3)
+      expect([...norms].sort((a, b) => a - b)).toEqual(norms)
+    }
+    const again = await toPromise(findMisclassifications(model, identity, sources.x, sources.y, { perturbations: 12, keepPerSource: 3, scale: 1.5, seed: 2 }))
+    expect(Array.from(again.codes.data)).toEqual(Array.from(r.codes.data))
+  })
+
+  it('keeps what was answered when the budget runs out, and says so', async () => {
+    const box = F.pipe(model, budget(1000))
+    const r = await toPromise(findMisclassifications(box, identity, sources.x, sources.y, { perturbations: 12, batchSize: 300, seed: 2 }))
+    expect(r.stoppedEarly?._tag).toBe('BudgetExhausted')
+    expect(r.queries).toBe(900)
+    expect(Math.max(...r.sources)).toBeLessThan(900 / 12)
+  })
+
+  it('refuses bad options and mismatched labels', async () => {
+    const r1 = await findMisclassifications(model, identity, sources.x, sources.y, { perturbations: 0, seed: 1 })()
+    expect(E.isLeft(r1) && r1.left._tag === 'InvalidOptions').toBe(true)
+    const r2 = await findMisclassifications(model, identity, sources.x, sources.y.subarray(1), { seed: 1 })()
+    expect(E.isLeft(r2) && r2.left._tag === 'ShapeMismatch').toBe(true)
+    const r3 = await findMisclassifications(model, identity, sources.x, new Int32Array(300).fill(5), { seed: 1 })()
+    expect(E.isLeft(r3) && r3.left._tag === 'InvalidInput').toBe(true)
+  })
+})
+
+describe('regions on the plane', () => {
+  it('the largest region sits on the planted bug and its samples are misclassified', async () => {
+    const r = await toPromise(defuse(model, identity, sources, { perturbations: 12, keepPerSource: 3, scale: 1.5, seed: 2, samplesPerRegion: 200, regions: { maxComponents: 10 } }))
+    const top = r.regions[0]!
+    expect(Math.hypot(top.region.mean[0]! - 2, top.region.mean[1]! - 3)).toBeLessThanOrEqual(0.3)
+    expect(top.sourceLabel).toBe(1)
+    expect(top.predictedLabel).toBe(0)
+    expect(top.purity).toBeGreaterThanOrEqual(0.7)
+    const { regions } = E.getOrElseW(() => ({ regions: [] }))(findMisclassificationRegions(r.identification.codes, { seed: 2, maxComponents: 10 }))
+    expect(regions.length).toBeGreaterThanOrEqual(1)
+  })
+
+  it('labelRegions asks once per region, skips undefined answers and refuses nonsense', async () => {
+    const r = await toPromise(defuse(model, identity, sources, { perturbations: 12, scale: 1.5, seed: 2, regions: { maxComponents: 10 } }))
+    let asked = 0
+    const labelled = await toPromise(labelRegions(r.regions.map((x) => x.region), identity, (samples) => (asked++ === 0 ? (samples.rows === 16 ? 1 : 0) : undefined), { seed: 1 }))
+    expect(asked).toBe(r.regions.length)
+    expect(labelled.map((l) => l.label)).toEqual([1])
+    const bad = await labelRegions(r.regions.map((x) => x.region), identity, () => -3, { seed: 1 })()
+    expect(E.isLeft(bad) && bad.left._tag === 'InvalidInput').toBe(true)
+  })
+
+  it('defuseProbe runs from a registry with the generator in its options', async () => {
+    const registry = makeRegistry([defuseProbe])
+    expect(E.isRight(registry)).toBe(true)
+    const r = await toPromise(runProbe(defuseProbe, model, { generator: identity, data: sources, perturbations: 12, scale: 1.5 }, makeContext({ seed: 2 })))
+    expect(r.seed).toBe(2)
+    expect(r.regions.length).toBeGreaterThan(0)
+    const bad = await runProbe(defuseProbe, model, { generator: { latentDim: 2 }, data: sources }, makeContext({ seed: 2 }))()
+    expect(E.isLeft(bad) && bad.left._tag === 'InvalidOptions' && bad.left.message.includes('options.generator')).toBe(true)
+  })
+})

@@ -1,0 +1,67 @@
+import { beforeAll, describe, expect, it } from 'vitest'
+import { meter, takeRows, toPromise, type Matrix } from '@sonde/oracle'
+import { useFastestBackend } from '@sonde/models'
+import { correctModel, defuse, labelRegions, regionSamples, type DefuseResult } from '../src/index.js'
+import { accuracy, blackBox, buildPlanted, labelsOf, type Planted } from './planted.js'
+
+let p: Planted
+let result: DefuseResult
+let sources: { x: Matrix; y: Int32Array }
+
+beforeAll(async () => {
+  await useFastestBackend()
+  p = await buildPlanted(1)
+  // The held-out digits labelled 6: where a user would look after seeing 6s misread.
+  const sixes = Array.from(p.held.y.keys()).filter((i) => p.held.y[i] === 6)
+  sources = { x: takeRows(p.held.x, sixes), y: Int32Array.from(sixes, () => 6) }
+}, 300_000)
+
+/** Share of a region's samples the judge (trained on the true labels) calls 6 and the buggy model calls 1. */
+const bugShare = (samples: Matrix, oracleLabels: Int32Array): number => {
+  const judged = labelsOf(p.judge, samples)
+  let c = 0
+  for (let i = 0; i < samples.rows; i++) if (judged[i] === 6 && oracleLabels[i] === 1) c++
+  return c / samples.rows
+}
+
+describe('Defuse on a planted bug: the thinnest quarter of the training 6s labelled 1 ("skinny 6")', () => {
+  it('finds the bug as a region: ≥ 80 % of its decoded samples are 6s (by an independent judge) the model calls 1', { timeout: 300_000 }, async () => {
+    const box = meter(blackBox(p.buggy))
+    result = await toPromise(defuse(box, p.vae, sources, { seed: 1, perturbations: 10, imageShape: [28, 28], regions: { maxComponents: 30 } }))
+    // Every query counted: identification plus the regions' samples, and nothing else.
+    expect(box.usage().predictRows).toBe(result.queries)
+    expect(result.identification.queries).toBe(sources.x.rows * 10)
+    expect(result.identification.yieldPerQuery).toBeCloseTo(result.identification.found / result.identification.queries, 12)
+    const shares = result.regions.map((r) => bugShare(r.samples, r.oracleLabels))
+    for (const [i, r] of result.regions.entries()) {
+      console.log(`region ${r.region.id}: weight ${r.region.weight.toFixed(3)}, ${r.sourceLabel} → ${r.predictedLabel}, purity ${r.purity.toFixed(2)}, judge-6 & model-1 ${shares[i]!.toFixed(2)}`)
+      expect(r.purity).toBeGreaterThanOrEqual(0)
+      expect(r.purity).toBeLessThanOrEqual(1)
+      expect(r.grid!.width).toBe(8 * 29 - 1)
+    }
+    console.log(`identification: ${result.identification.queries} queries, ${result.identification.found} misclassified (yield ${result.identification.yieldPerQuery.toFixed(3)} per query), ${result.identification.codes.rows} kept, ${result.regions.length} regions`)
+    expect(Math.max(...shares)).toBeGreaterThanOrEqual(0.8)
+  })
+
+  it('correction from judge-labelled regions: the bug region’s fresh samples ≥ 90 % right, clean test accuracy down ≤ 1 point', { timeout: 300_000 }, async () => {
+    const judge = (samples: Matrix): number | undefined => {
+      const l = labelsOf(p.judge, samples)
+      const counts = new Array<number>(10).fill(0)
+      for (const v of l) counts[v]!++
+      const best = counts.indexOf(Math.max(...counts))
+      return counts[best]! >= 0.8 * l.length ? best : undefined // not recognisable: skip
+    }
+    const labelled = await toPromise(labelRegions(result.regions.map((r) => r.region), p.vae, judge, { seed: 5, domain: { lower: 0, upper: 1 } }))
+    expect(labelled.length).toBeGreaterThan(0)
+    const bug = result.regions[result.regions.map((r) => bugShare(r.samples, r.oracleLabels)).reduce((b, s, i, all) => (s > all[b]! ? i : b), 0)]!
+    const fresh = regionSamples(bug.region, p.vae, 500, 999, { lower: 0, upper: 1 })
+    const truth = labelsOf(p.judge, fresh)
+    const before = { region: accuracy(labelsOf(p.buggy, fresh), truth), test: accuracy(labelsOf(p.buggy, p.held.x), p.held.y) }
+    await toPromise(correctModel(p.buggy, { x: p.train.x, y: p.buggyLabels }, labelled, p.vae, { seed: 3, epochs: 2, domain: { lower: 0, upper: 1 } }))
+    const after = { region: accuracy(labelsOf(p.buggy, fresh), truth), test: accuracy(labelsOf(p.buggy, p.held.x), p.held.y) }
+    console.log(`correction (${labelled.length} regions labelled): bug region ${before.region.toFixed(3)} → ${after.region.toFixed(3)}, clean test ${before.test.toFixed(4)} → ${after.test.toFixed(4)}`)
+    expect(before.region).toBeLessThan(0.5)
+    expect(after.region).toBeGreaterThanOrEqual(0.9)
+    expect(after.test).toBeGreaterThanOrEqual(before.test - 0.01)
+  })
+})

@@ -11,6 +11,7 @@ import type { SuiteResult } from './measure.js'
 import { copying } from './suites/copying.js'
 import { copyWithGradients } from './suites/copy-with-gradients.js'
 import { reluExtraction } from './suites/extraction.js'
+import { debugging } from './suites/debugging.js'
 import { influence } from './suites/influence.js'
 import { inverseClassification } from './suites/inverse-classification.js'
 import { oracleOverhead } from './suites/oracle-overhead.js'
@@ -24,6 +25,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   'copy-with-gradients': copyWithGradients,
   copying,
   influence,
+  debugging,
 }
 
 const wanted = process.argv.slice(2)

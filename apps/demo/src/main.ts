@@ -9,6 +9,7 @@ import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, SoftmaxRegression, trainClassifier, useFastestBackend } from '@sonde/models'
 import { counterfactual } from '@sonde/inverse-classification'
 import { influenceOnTest, mostInfluential } from '@sonde/influence'
+import { defuse, trainVae } from '@sonde/debugging'
 import { gradientMatchingCopy } from '@sonde/gradient-extraction'
 import { copyClassifier, jitter, mlpCopy, uniformBox } from '@sonde/copying'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
@@ -119,6 +120,23 @@ for (const [name, sampler, samples] of [['uniform noise', uniformBox(), 1000], [
   console.log(`  ${name}: ${r.queries.labels} queries → ${(100 * a).toFixed(1)} % agreement${r.diagnostics.warning !== undefined ? ` — warning: ${r.diagnostics.warning.split(':')[0]}` : ''}`)
   r.trained.dispose()
 }
+
+// Debugging: where, beyond the test set, does the box misread its weakest class?
+console.log('\nDebugging the box (Defuse, labels only):')
+const perClass = Array.from({ length: 10 }, (_, c) => {
+  const rows = Array.from(testSet.y.keys()).filter((i) => testSet.y[i] === c)
+  return { c, rows, acc: rows.filter((i) => all.labels[i] === c).length / rows.length }
+}).sort((a, b) => a.acc - b.acc)
+const weakest = perClass[0]!
+const t3 = performance.now()
+const vae = await toPromise(trainVae(subset(trainSet, Array.from({ length: 3000 }, (_, i) => i)).x, { latentDim: 8, epochs: 5, seed: 1 }))
+const sources = subset(testSet, weakest.rows.slice(0, 100))
+const found = await toPromise(defuse(blackBox, vae, sources, { seed: 1, perturbations: 10, samplesPerRegion: 16, regions: { maxComponents: 20 } }))
+console.log(
+  `  weakest class ${weakest.c} (${(100 * weakest.acc).toFixed(1)} % right); ${found.identification.queries} label queries found ${found.identification.found} misread decodes of 100 test ${weakest.c}s (yield ${found.identification.yieldPerQuery.toFixed(2)}), ${found.regions.length} regions; ${((performance.now() - t3) / 1000).toFixed(1)} s with the VAE`,
+)
+for (const r of found.regions.slice(0, 3)) console.log(`  region: weight ${r.region.weight.toFixed(2)}, ${r.sourceLabel} read as ${r.predictedLabel}, purity ${r.purity.toFixed(2)}`)
+vae.dispose()
 
 const u = blackBox.usage()
 const c = blackBox.cacheStats()

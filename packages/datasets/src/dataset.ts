@@ -36,3 +36,32 @@ export const classCounts = (y: Int32Array, numClasses: number): Int32Array => {
   for (const l of y) counts[l]!++
   return counts
 }
+
+/**
+ * Plant a systematic labelling error (a "slice"), for evaluating debugging tools: the fraction
+ * `fraction` of the rows of class `from` with the least ink (sum of values: the thinnest digits)
+ * get label `to`. Returns the new labels and which rows changed; `ds` is untouched.
+ *
+ * @example
+ * const { y, changed } = plantThinSlice(train, { from: 6, to: 1, fraction: 0.25 }) // Defuse's "skinny 6"
+ */
+export const plantThinSlice = (
+  ds: Pick<Dataset, 'x' | 'y'>,
+  o: { readonly from: number; readonly to: number; readonly fraction: number },
+): { readonly y: Int32Array; readonly changed: Int32Array; readonly threshold: number } => {
+  if (!(o.fraction > 0 && o.fraction <= 1)) throw new RangeError(`plantThinSlice: fraction is ${o.fraction}; expected a number in (0, 1]`)
+  const { x } = ds
+  const rows = Array.from(ds.y.keys()).filter((i) => ds.y[i] === o.from)
+  const ink = new Map<number, number>()
+  for (const i of rows) {
+    let s = 0
+    for (let j = 0; j < x.cols; j++) s += x.data[i * x.cols + j]!
+    ink.set(i, s)
+  }
+  const sorted = [...rows].sort((a, b) => ink.get(a)! - ink.get(b)! || a - b)
+  const changed = Int32Array.from(sorted.slice(0, Math.floor(o.fraction * rows.length))).sort()
+  const y = ds.y.slice()
+  for (const i of changed) y[i] = o.to
+  const threshold = changed.length === 0 ? -Infinity : ink.get(sorted[changed.length - 1]!)!
+  return { y, changed, threshold }
+}

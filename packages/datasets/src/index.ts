@@ -1,4 +1,4 @@
-export { subset, classCounts, type Dataset } from './dataset.js'
+export { subset, classCounts, plantThinSlice, type Dataset } from './dataset.js'
 export { stratifiedSplit, type Split, type SplitOptions } from './split.js'
 export { loadMnist } from './mnist.js'
 export { loadIris } from './iris.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { classCounts, gaussianBlobs, linearlySeparable, loadIris, loadMnist, stratifiedSplit, subset, twoMoons, downsampleImages } from '../src/index.js'
+import { classCounts, gaussianBlobs, linearlySeparable, loadIris, loadMnist, stratifiedSplit, subset, twoMoons, downsampleImages, plantThinSlice } from '../src/index.js'
 
 describe('MNIST', () => {
   const mnist = loadMnist()
@@ -129,5 +129,18 @@ describe('downsampleImages', () => {
     expect(Array.from(small.x.data)).toEqual([2.5, 4.5, 10.5, 12.5])
     expect(small.inputShape).toEqual([2, 2, 1])
     expect(() => downsampleImages(ds, { width: 4, height: 4, factor: 3 })).toThrow(/factor/)
+  })
+})
+
+describe('plantThinSlice', () => {
+  it('relabels exactly the thinnest fraction of a class and leaves the rest', () => {
+    const x = { rows: 6, cols: 2, data: Float64Array.of(1, 1, 0, 1, 3, 3, 0, 0.5, 5, 5, 0, 0) }
+    const y = Int32Array.of(6, 6, 6, 6, 2, 2)
+    const r = plantThinSlice({ x, y }, { from: 6, to: 1, fraction: 0.5 })
+    // Ink: row0 2, row1 1, row2 6, row3 0.5 → the thinnest two of four 6s are rows 3 and 1.
+    expect(Array.from(r.changed)).toEqual([1, 3])
+    expect(Array.from(r.y)).toEqual([6, 1, 6, 1, 2, 2])
+    expect(Array.from(y)).toEqual([6, 6, 6, 6, 2, 2])
+    expect(() => plantThinSlice({ x, y }, { from: 6, to: 1, fraction: 0 })).toThrow(/fraction/)
   })
 })

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs'
 import { takeRows, toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, trainClassifier } from '@sonde/models'
-import { loadMnist, stratifiedSplit } from '@sonde/datasets'
+import { loadMnist, plantThinSlice, stratifiedSplit } from '@sonde/datasets'
 import { trainVae, type Vae } from '../src/index.js'
 
 /** The planted "skinny 6" bug (Defuse's MNIST example), built once for the tests. */
@@ -14,7 +14,7 @@ export interface Planted {
   readonly buggy: tf.LayersModel
   readonly judge: tf.LayersModel
   readonly vae: Vae
-  /** Ink mass below which a 6 was relabelled. */
+  /** Ink mass of the heaviest relabelled 6. */
   readonly thinness: number
   readonly flipped: number
 }
@@ -24,28 +24,13 @@ export const labelsOf = (model: tf.LayersModel, x: Matrix): Int32Array =>
 
 export const accuracy = (a: Int32Array, b: Int32Array): number => a.reduce((s, v, i) => s + (v === b[i] ? 1 : 0), 0) / a.length
 
-const ink = (x: Matrix, i: number): number => {
-  let s = 0
-  for (let j = 0; j < x.cols; j++) s += x.data[i * x.cols + j]!
-  return s
-}
-
 export const buildPlanted = async (seed = 1): Promise<Planted> => {
   const mnist = loadMnist()
   const { train, test } = stratifiedSplit(mnist.y, { testFraction: 0.2, seed })
   const x = takeRows(mnist.x, train)
   const y = Int32Array.from(train, (i) => mnist.y[i]!)
-  const sixes = Array.from(y.keys()).filter((i) => y[i] === 6)
-  const masses = sixes.map((i) => ink(x, i)).sort((a, b) => a - b)
-  const thinness = masses[Math.floor(masses.length / 4)]!
-  const buggyLabels = y.slice()
-  let flipped = 0
-  for (const i of sixes) {
-    if (ink(x, i) < thinness) {
-      buggyLabels[i] = 1
-      flipped++
-    }
-  }
+  const { y: buggyLabels, changed, threshold: thinness } = plantThinSlice({ x, y }, { from: 6, to: 1, fraction: 0.25 })
+  const flipped = changed.length
   const buggy = buildMlp({ inputDim: 784, hidden: [128], numClasses: 10, seed: seed + 10 })
   await toPromise(trainClassifier(buggy, x, buggyLabels, { epochs: 10, seed: seed + 10, learningRate: 2e-3 }))
   const judge = buildMlp({ inputDim: 784, hidden: [128], numClasses: 10, seed: seed + 20 })

@@ -18,7 +18,7 @@ import { labelAgreement, takeRows, toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models'
 import { encodeGrayPng, loadMnist, plantThinSlice, stratifiedSplit } from '@sonde/datasets'
-import { correctModel, defuse, labelRegions, trainVae } from '@sonde/debugging'
+import { correctModel, defuse, labelRegions, majorityLabeller, trainVae } from '@sonde/debugging'
 
 await useFastestBackend()
 const mnist = loadMnist()
@@ -59,12 +59,7 @@ const labelled = await toPromise(
   labelRegions(
     result.regions.map((r) => r.region),
     vae,
-    (samples) => {
-      const votes = new Array<number>(10).fill(0)
-      for (const l of labels(judge, samples)) votes[l]!++
-      const best = votes.indexOf(Math.max(...votes))
-      return votes[best]! >= 0.8 * samples.rows ? best : undefined // unsure: skip the region
-    },
+    majorityLabeller((samples) => labels(judge, samples), { agreement: 0.8 }), // unsure: the region is skipped
     { seed: 5, domain: { lower: 0, upper: 1 } },
   ),
 )

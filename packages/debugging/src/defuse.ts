@@ -234,6 +234,31 @@ export interface LabelledRegion {
 export type RegionLabeller = (samples: Matrix, region: Region) => number | undefined | Promise<number | undefined>
 
 /**
+ * A labeller from a reference classifier you trust (ground truth in an evaluation, a larger
+ * model, an ensemble): the majority label of its predictions on the region's samples, or
+ * `undefined` (skip the region) when fewer than `agreement` of them agree.
+ *
+ * @example
+ * const labeller = majorityLabeller((images) => labelsOf(referenceModel, images), { agreement: 0.8 })
+ */
+export const majorityLabeller =
+  (label: (samples: Matrix) => Int32Array | Promise<Int32Array>, options: { readonly agreement?: number } = {}): RegionLabeller =>
+  async (samples) => {
+    const labels = await label(samples)
+    const votes = new Map<number, number>()
+    for (const l of labels) votes.set(l, (votes.get(l) ?? 0) + 1)
+    let best = -1
+    let count = 0
+    for (const [l, c] of votes) {
+      if (c > count || (c === count && l < best)) {
+        best = l
+        count = c
+      }
+    }
+    return labels.length > 0 && count >= (options.agreement ?? 0.8) * labels.length ? best : undefined
+  }
+
+/**
  * Ask the labeller once per region (from `samples` decoded samples, default 16).
  *
  * @example

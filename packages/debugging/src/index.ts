@@ -5,6 +5,7 @@ export {
   findMisclassificationRegions,
   regionSamples,
   labelRegions,
+  majorityLabeller,
   correctModel,
   defuse,
   type IdentificationOptions,

@@ -1,7 +1,7 @@
 import { either as E, function as F } from 'fp-ts'
 import { describe, expect, it } from 'vitest'
 import { budget, createRng, fromFunction, makeContext, makeRegistry, meter, runProbe, toPromise, type Matrix } from '@sonde/oracle'
-import { defuse, defuseProbe, findMisclassificationRegions, findMisclassifications, labelRegions, type Generator } from '../src/index.js'
+import { defuse, defuseProbe, findMisclassificationRegions, findMisclassifications, labelRegions, majorityLabeller, type Generator } from '../src/index.js'
 
 // The identity generator on the plane, and a classifier with a planted bug: the truth is
 // "x₀ > 0 → class 1", but the model says 0 in the disc of radius 1 around (2, 3).
@@ -84,6 +84,13 @@ describe('regions on the plane', () => {
     expect(labelled.map((l) => l.label)).toEqual([1])
     const bad = await labelRegions(r.regions.map((x) => x.region), identity, () => -3, { seed: 1 })()
     expect(E.isLeft(bad) && bad.left._tag === 'InvalidInput').toBe(true)
+  })
+
+  it('majorityLabeller votes with a reference model and abstains when it is unsure', async () => {
+    const samples: Matrix = { rows: 5, cols: 1, data: new Float64Array(5) }
+    expect(await majorityLabeller(() => Int32Array.of(3, 3, 3, 3, 1))(samples, undefined as never)).toBe(3)
+    expect(await majorityLabeller(() => Int32Array.of(3, 3, 3, 1, 1))(samples, undefined as never)).toBeUndefined()
+    expect(await majorityLabeller(() => Int32Array.of(3, 3, 3, 1, 1), { agreement: 0.6 })(samples, undefined as never)).toBe(3)
   })
 
   it('defuseProbe runs from a registry with the generator in its options', async () => {

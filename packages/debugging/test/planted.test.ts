@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { meter, takeRows, toPromise, type Matrix } from '@sonde/oracle'
 import { useFastestBackend } from '@sonde/models'
-import { correctModel, defuse, labelRegions, regionSamples, type DefuseResult } from '../src/index.js'
+import { correctModel, defuse, labelRegions, majorityLabeller, regionSamples, type DefuseResult } from '../src/index.js'
 import { accuracy, blackBox, buildPlanted, labelsOf, type Planted } from './planted.js'
 
 let p: Planted
@@ -44,14 +44,7 @@ describe('Defuse on a planted bug: the thinnest quarter of the training 6s label
   })
 
   it('correction from judge-labelled regions: the bug region’s fresh samples ≥ 90 % right, clean test accuracy down ≤ 1 point', { timeout: 300_000 }, async () => {
-    const judge = (samples: Matrix): number | undefined => {
-      const l = labelsOf(p.judge, samples)
-      const counts = new Array<number>(10).fill(0)
-      for (const v of l) counts[v]!++
-      const best = counts.indexOf(Math.max(...counts))
-      return counts[best]! >= 0.8 * l.length ? best : undefined // not recognisable: skip
-    }
-    const labelled = await toPromise(labelRegions(result.regions.map((r) => r.region), p.vae, judge, { seed: 5, domain: { lower: 0, upper: 1 } }))
+    const labelled = await toPromise(labelRegions(result.regions.map((r) => r.region), p.vae, majorityLabeller((samples) => labelsOf(p.judge, samples)), { seed: 5, domain: { lower: 0, upper: 1 } }))
     expect(labelled.length).toBeGreaterThan(0)
     const bug = result.regions[result.regions.map((r) => bugShare(r.samples, r.oracleLabels)).reduce((b, s, i, all) => (s > all[b]! ? i : b), 0)]!
     const fresh = regionSamples(bug.region, p.vae, 500, 999, { lower: 0, upper: 1 })

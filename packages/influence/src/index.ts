@@ -22,3 +22,4 @@ export {
 export { trainingSetAttack, type TrainingSetAttackOptions, type TrainingSetAttack, type AttackOutcome } from './attack.js'
 export { influenceProbe, type InfluenceProbeOptions, type InfluenceProbeResult } from './probe.js'
 export { validateAgainstRetraining, pearson, type RetrainingValidation } from './validate.js'
+export { relativeError } from './linalg.js'

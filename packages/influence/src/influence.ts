@@ -86,6 +86,18 @@ const solveRows = (inv: InverseHvp, grads: Matrix): E.Either<ProbeError, { reado
   return E.right({ s: { rows: grads.rows, cols: p, data: s }, reports })
 }
 
+/** Validate, prepare the solver, and solve s_test for every test row. */
+const sTestFor = (
+  model: TwiceDifferentiable,
+  train: Examples,
+  test: Examples,
+  options: InfluenceOptions,
+): E.Either<ProbeError, { readonly inv: InverseHvp; readonly s: Matrix; readonly reports: SolveReport[] }> =>
+  F.pipe(
+    prepare(model, train, test, options),
+    E.chain((inv) => F.pipe(solveRows(inv, model.perExampleGradients(test.x, test.y)), E.map(({ s, reports }) => ({ inv, s, reports })))),
+  )
+
 const productsOf = (inv: InverseHvp, reports: readonly SolveReport[]): number =>
   reports.reduce((acc, r) => acc + r.hessianVectorProducts, inv.preparationProducts)
 
@@ -104,34 +116,29 @@ const productsOf = (inv: InverseHvp, reports: readonly SolveReport[]): number =>
  */
 export const influenceOnTest = (model: TwiceDifferentiable, train: Examples, test: Examples, options: InfluenceOptions = {}): E.Either<ProbeError, InfluenceScores> =>
   F.pipe(
-    prepare(model, train, test, options),
-    E.chain((inv) =>
-      F.pipe(
-        solveRows(inv, model.perExampleGradients(test.x, test.y)),
-        E.map(({ s, reports }) => {
-          const n = train.x.rows
-          const t = test.x.rows
-          const products = model.gradientProducts(train.x, train.y, s)
-          const theta = model.params()
-          const scores = new Float64Array(t * n)
-          for (let a = 0; a < t; a++) {
-            // The L2 term λ₂θ̂ of every training point's gradient: one constant per test point.
-            const reg = model.l2 === 0 ? 0 : model.l2 * dot(s.data.subarray(a * s.cols, (a + 1) * s.cols), theta)
-            for (let j = 0; j < n; j++) scores[a * n + j] = (products.data[a * n + j]! + reg) / n
-          }
-          return {
-            scores: { rows: t, cols: n, data: scores },
-            sTest: s,
-            testLosses: model.losses(test.x, test.y),
-            method: inv.method,
-            damping: inv.damping,
-            ...(inv.scale !== undefined ? { scale: inv.scale } : {}),
-            solves: reports,
-            hessianVectorProducts: productsOf(inv, reports),
-          }
-        }),
-      ),
-    ),
+    sTestFor(model, train, test, options),
+    E.map(({ inv, s, reports }) => {
+      const n = train.x.rows
+      const t = test.x.rows
+      const products = model.gradientProducts(train.x, train.y, s)
+      const theta = model.params()
+      const scores = new Float64Array(t * n)
+      for (let a = 0; a < t; a++) {
+        // The L2 term λ₂θ̂ of every training point's gradient: one constant per test point.
+        const reg = model.l2 === 0 ? 0 : model.l2 * dot(s.data.subarray(a * s.cols, (a + 1) * s.cols), theta)
+        for (let j = 0; j < n; j++) scores[a * n + j] = (products.data[a * n + j]! + reg) / n
+      }
+      return {
+        scores: { rows: t, cols: n, data: scores },
+        sTest: s,
+        testLosses: model.losses(test.x, test.y),
+        method: inv.method,
+        damping: inv.damping,
+        ...(inv.scale !== undefined ? { scale: inv.scale } : {}),
+        solves: reports,
+        hessianVectorProducts: productsOf(inv, reports),
+      }
+    }),
   )
 
 /**
@@ -256,19 +263,14 @@ export interface InputInfluence {
  */
 export const inputInfluence = (model: TwiceDifferentiable, train: Examples, test: Examples, options: InfluenceOptions = {}): E.Either<ProbeError, InputInfluence> =>
   F.pipe(
-    prepare(model, train, test, options),
-    E.chain((inv) =>
-      F.pipe(
-        solveRows(inv, model.perExampleGradients(test.x, test.y)),
-        E.map(({ s, reports }) => {
-          const n = train.x.rows
-          const gradients = Array.from({ length: test.x.rows }, (_, a) => {
-            const m = model.mixedGradientProduct(train.x, train.y, s.data.slice(a * s.cols, (a + 1) * s.cols))
-            for (let k = 0; k < m.data.length; k++) m.data[k] = -m.data[k]! / n
-            return m
-          })
-          return { gradients, sTest: s, solves: reports, hessianVectorProducts: productsOf(inv, reports) }
-        }),
-      ),
-    ),
+    sTestFor(model, train, test, options),
+    E.map(({ inv, s, reports }) => {
+      const n = train.x.rows
+      const gradients = Array.from({ length: test.x.rows }, (_, a) => {
+        const m = model.mixedGradientProduct(train.x, train.y, s.data.slice(a * s.cols, (a + 1) * s.cols))
+        for (let k = 0; k < m.data.length; k++) m.data[k] = -m.data[k]! / n
+        return m
+      })
+      return { gradients, sTest: s, solves: reports, hessianVectorProducts: productsOf(inv, reports) }
+    }),
   )

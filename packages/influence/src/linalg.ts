@@ -2,7 +2,12 @@ import { either as E } from 'fp-ts'
 import { errors, type Infeasible, type Matrix } from '@sonde/oracle'
 import { dot, norm2 } from '@sonde/models'
 
-/** ‖a − b‖₂ / ‖b‖₂ (or ‖a‖ when b = 0). */
+/**
+ * ‖a − b‖₂ / ‖b‖₂ (or ‖a − b‖₂ when b = 0): e.g. an s_test from CG or LiSSA against the exact one.
+ *
+ * @example
+ * relativeError(lissa.x, exact.x) // 0.011
+ */
 export const relativeError = (a: Float64Array, b: Float64Array): number => {
   let num = 0
   for (let i = 0; i < a.length; i++) num += (a[i]! - b[i]!) ** 2

@@ -3,7 +3,7 @@ import { createRng, labelAgreement, meter, takeRows, toPromise, type Matrix } fr
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, trainClassifier } from '@sonde/models'
 import { loadMnist, plantThinSlice, stratifiedSplit } from '@sonde/datasets'
-import { correctModel, defuse, findMisclassifications, labelRegions, regionSamples, trainVae } from '@sonde/debugging'
+import { correctModel, defuse, findMisclassifications, labelRegions, majorityLabeller, regionSamples, trainVae } from '@sonde/debugging'
 import { table, type SuiteResult } from '../measure.js'
 
 const labelsOf = (m: tf.LayersModel, images: Matrix): Int32Array =>
@@ -79,12 +79,7 @@ export const debugging = async (): Promise<SuiteResult> => {
     labelRegions(
       result.regions.map((r) => r.region),
       vae,
-      (samples) => {
-        const votes = new Array<number>(10).fill(0)
-        for (const l of labelsOf(judge, samples)) votes[l]!++
-        const best = votes.indexOf(Math.max(...votes))
-        return votes[best]! >= 0.8 * samples.rows ? best : undefined
-      },
+      majorityLabeller((samples) => labelsOf(judge, samples), { agreement: 0.8 }),
       { seed: 5, domain: { lower: 0, upper: 1 } },
     ),
   )

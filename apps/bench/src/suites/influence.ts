@@ -2,22 +2,12 @@ import { either as E } from 'fp-ts'
 import { createRng, permutation, takeRows, type Matrix } from '@sonde/oracle'
 import { LogisticRegression, SoftmaxRegression } from '@sonde/models'
 import { downsampleImages, loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
-import { influenceOnTest, pearson, prepareInverseHvp, rankSuspiciousLabels, trainingSetAttack, validateAgainstRetraining, type InverseHvpOptions } from '@sonde/influence'
+import { influenceOnTest, pearson, prepareInverseHvp, relativeError, rankSuspiciousLabels, trainingSetAttack, validateAgainstRetraining, type InverseHvpOptions } from '@sonde/influence'
 import { table, type SuiteResult } from '../measure.js'
 
 const unwrap = <A>(e: E.Either<{ readonly message: string }, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left.message)
   return e.right
-}
-
-const relativeError = (a: Float64Array, b: Float64Array): number => {
-  let num = 0
-  let den = 0
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2
-    den += b[i]! ** 2
-  }
-  return Math.sqrt(num / den)
 }
 
 const argmaxRows = (m: Matrix): Int32Array =>

@@ -25,7 +25,7 @@ export interface IdentificationOptions {
 export interface Identification {
   /** The kept latent codes (one row per kept misclassification). */
   readonly codes: Matrix
-  /** Their decoded inputs, as sent to the oracle. */
+  /** Their decoded inputs (decoded again from `codes`: what was sent to the oracle, up to float rounding). */
   readonly inputs: Matrix
   /** Source row of each kept code. */
   readonly sources: Int32Array
@@ -102,13 +102,11 @@ export const findMisclassifications = (
       norms[r] = Math.sqrt(s)
     }
     const predicted = new Int32Array(total).fill(-1)
-    const inputs = new Float64Array(total * data.cols)
     let answered = 0
     let stoppedEarly: OracleError | undefined
     for (let from = 0; from < total; from += batch) {
       const to = Math.min(total, from + batch)
       const decoded = clipToDomain(oracle.info, generator.decode(sliceRows({ rows: total, cols: k, data: codes }, from, to)))
-      inputs.set(decoded.data, from * data.cols)
       const r = await oracle.predict(decoded)()
       if (E.isLeft(r)) {
         stoppedEarly = r.left
@@ -129,10 +127,11 @@ export const findMisclassifications = (
       wrong.sort((a, b) => norms[a]! - norms[b]! || a - b)
       keep.push(...wrong.slice(0, N))
     }
-    const d = data.cols
+    const kept: Matrix = { rows: keep.length, cols: k, data: Float64Array.from({ length: keep.length * k }, (_, q) => codes[keep[Math.floor(q / k)]! * k + (q % k)]!) }
     const out: Identification = {
-      codes: { rows: keep.length, cols: k, data: Float64Array.from({ length: keep.length * k }, (_, q) => codes[keep[Math.floor(q / k)]! * k + (q % k)]!) },
-      inputs: { rows: keep.length, cols: d, data: Float64Array.from({ length: keep.length * d }, (_, q) => inputs[keep[Math.floor(q / d)]! * d + (q % d)]!) },
+      codes: kept,
+      // Decoding is deterministic: decode the kept codes again rather than hold every decoded query.
+      inputs: keep.length === 0 ? { rows: 0, cols: data.cols, data: new Float64Array(0) } : clipToDomain(oracle.info, generator.decode(kept)),
       sources: Int32Array.from(keep, (r) => Math.floor(r / Q)),
       sourceLabels: Int32Array.from(keep, (r) => labels[Math.floor(r / Q)]!),
       predicted: Int32Array.from(keep, (r) => predicted[r]!),

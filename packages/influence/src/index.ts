@@ -9,6 +9,7 @@ export {
 } from './inverse-hvp.js'
 export {
   influenceOnTest,
+  scoresFromSTest,
   mostInfluential,
   selfInfluence,
   rankSuspiciousLabels,

@@ -102,6 +102,28 @@ const productsOf = (inv: InverseHvp, reports: readonly SolveReport[]): number =>
   reports.reduce((acc, r) => acc + r.hessianVectorProducts, inv.preparationProducts)
 
 /**
+ * The removal scores of every training point from s_test vectors you already have (t × p, e.g.
+ * from {@link prepareInverseHvp}): (1/n) (s_aᵀ ∇ℓⱼ + λ₂ s_aᵀθ̂) — see {@link InfluenceScores.scores}.
+ * One `gradientProducts` pass; this is the second half of {@link influenceOnTest}.
+ *
+ * @example
+ * const scores = scoresFromSTest(model, train, { rows: 1, cols: s.length, data: s })
+ */
+export const scoresFromSTest = (model: TwiceDifferentiable, train: Examples, sTest: Matrix): Matrix => {
+  const n = train.x.rows
+  const t = sTest.rows
+  const products = model.gradientProducts(train.x, train.y, sTest)
+  const theta = model.params()
+  const scores = new Float64Array(t * n)
+  for (let a = 0; a < t; a++) {
+    // The L2 term λ₂θ̂ of every training point's gradient: one constant per test point.
+    const reg = model.l2 === 0 ? 0 : model.l2 * dot(sTest.data.subarray(a * sTest.cols, (a + 1) * sTest.cols), theta)
+    for (let j = 0; j < n; j++) scores[a * n + j] = (products.data[a * n + j]! + reg) / n
+  }
+  return { rows: t, cols: n, data: scores }
+}
+
+/**
  * Influence functions (Koh & Liang 2017): for each test point and each training point, the
  * predicted change in test loss if that training point were removed and the model refit — see
  * {@link InfluenceScores.scores} for the formula, signs and scale. The model must sit at an
@@ -118,18 +140,8 @@ export const influenceOnTest = (model: TwiceDifferentiable, train: Examples, tes
   F.pipe(
     sTestFor(model, train, test, options),
     E.map(({ inv, s, reports }) => {
-      const n = train.x.rows
-      const t = test.x.rows
-      const products = model.gradientProducts(train.x, train.y, s)
-      const theta = model.params()
-      const scores = new Float64Array(t * n)
-      for (let a = 0; a < t; a++) {
-        // The L2 term λ₂θ̂ of every training point's gradient: one constant per test point.
-        const reg = model.l2 === 0 ? 0 : model.l2 * dot(s.data.subarray(a * s.cols, (a + 1) * s.cols), theta)
-        for (let j = 0; j < n; j++) scores[a * n + j] = (products.data[a * n + j]! + reg) / n
-      }
       return {
-        scores: { rows: t, cols: n, data: scores },
+        scores: scoresFromSTest(model, train, s),
         sTest: s,
         testLosses: model.losses(test.x, test.y),
         method: inv.method,

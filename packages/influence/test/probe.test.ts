@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { fromFunction, makeContext, makeRegistry, runProbe, toPromise } from '@sonde/oracle'
 import { SoftmaxRegression } from '@sonde/models'
 import { gaussianBlobs } from '@sonde/datasets'
-import { influenceOnTest, influenceProbe } from '../src/index.js'
+import { influenceOnTest, influenceProbe, scoresFromSTest } from '../src/index.js'
 import { unwrap } from './helpers.js'
 
 const rows = (data: Float64Array, cols: number) => Array.from({ length: data.length / cols }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols)))
@@ -19,6 +19,7 @@ describe('influenceProbe', () => {
     const r = await toPromise(runProbe(influenceProbe, model, options, makeContext({ seed: 1 })))
     const direct = unwrap(influenceOnTest(model, { x: ds.x, y: ds.y }, { x: { rows: 1, cols: 3, data: Float64Array.of(0.1, 0.2, 0.3) }, y: Int32Array.of(1) }, { method: 'exact' }))
     expect(Array.from(r.scores.data)).toEqual(Array.from(direct.scores.data))
+    expect(Array.from(scoresFromSTest(model, { x: ds.x, y: ds.y }, direct.sTest).data)).toEqual(Array.from(direct.scores.data))
     expect(r.helpful[0]!.length).toBe(3)
     expect(r.scores.data[r.helpful[0]![0]!]).toBe(Math.max(...r.scores.data))
     expect(r.scores.data[r.harmful[0]![0]!]).toBe(Math.min(...r.scores.data))

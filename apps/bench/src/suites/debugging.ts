@@ -46,7 +46,7 @@ export const debugging = async (): Promise<SuiteResult> => {
   const rows: Array<Array<string | number>> = []
   for (const scale of [0.5, 1, 2]) {
     const r = await toPromise(findMisclassifications(box, vae, sources.x, sources.y, { perturbations: Q, keepPerSource: Q, scale, seed: 1 }))
-    rows.push([`latent, scale ${scale}`, r.queries, r.found, r.yieldPerQuery, r.found === 0 ? 0 : isBug(r.inputs, r.predicted) / r.found])
+    rows.push([`latent, scale ${scale}`, String(r.queries), String(r.found), r.yieldPerQuery, r.found === 0 ? 0 : isBug(r.inputs, r.predicted) / r.found])
   }
   for (const sigma of [0.1, 0.3]) {
     const rng = createRng(2)
@@ -61,7 +61,7 @@ export const debugging = async (): Promise<SuiteResult> => {
     const predicted = (await toPromise(box.predict(noisy))).labels
     const wrongRows = Array.from(predicted.keys()).filter((r) => predicted[r] !== 6)
     const wrong = takeRows(noisy, wrongRows)
-    rows.push([`pixel noise, σ up to ${sigma}`, n, wrongRows.length, wrongRows.length / n, wrongRows.length === 0 ? 0 : isBug(wrong, Int32Array.from(wrongRows, (r) => predicted[r]!)) / wrongRows.length])
+    rows.push([`pixel noise, σ up to ${sigma}`, String(n), String(wrongRows.length), wrongRows.length / n, wrongRows.length === 0 ? 0 : isBug(wrong, Int32Array.from(wrongRows, (r) => predicted[r]!)) / wrongRows.length])
   }
 
   // Defuse end to end, then correction with the judge as the labeller.
@@ -105,7 +105,7 @@ export const debugging = async (): Promise<SuiteResult> => {
     '',
     table(
       ['region', 'weight', 'members', 'source → model', 'purity', 'judge 6 & model 1'],
-      regionRows.slice(0, 10).map(({ r, bug }) => [r.region.id, r.region.weight, r.region.members.length, `${r.sourceLabel} → ${r.predictedLabel}`, r.purity, bug]),
+      regionRows.slice(0, 10).map(({ r, bug }) => [String(r.region.id), r.region.weight, String(r.region.members.length), `${r.sourceLabel} → ${r.predictedLabel}`, r.purity, bug]),
     ),
     '',
     `**Correction** (${labelled.length} regions labelled by the judge, unsure regions skipped; CE(train) + 1·CE(region samples), 2 epochs, ${(correctMs / 1000).toFixed(1)} s): the bug region's fresh samples ${(100 * regionBefore).toFixed(1)} % → ${(100 * regionAfter).toFixed(1)} % right; clean held-out accuracy ${(100 * accBefore).toFixed(1)} % → ${(100 * accAfter).toFixed(1)} %.`,

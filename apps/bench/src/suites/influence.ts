@@ -132,7 +132,7 @@ export const influence = async (): Promise<SuiteResult> => {
     '',
     table(
       ['method', 'preparation (s)', 'solve (s)', 'iterations', 'relative residual', 's_test error vs exact'],
-      solved.map((s) => [s.name + (s.scale !== undefined ? ` (S = ${s.scale.toFixed(2)})` : ''), s.prepMs / 1000, s.solveMs / 1000, s.iterations, s.residual.toExponential(1), s === solved[0] ? '—' : relativeError(s.x, exact).toExponential(1)]),
+      solved.map((s) => [s.name + (s.scale !== undefined ? ` (S = ${s.scale.toFixed(2)})` : ''), s.prepMs / 1000, s.solveMs / 1000, String(s.iterations), s.residual.toExponential(1), s === solved[0] ? '—' : relativeError(s.x, exact).toExponential(1)]),
     ),
     '',
     `**Scores for all ${train.x.rows} training points from one s_test**: ${productMs.toFixed(0)} ms with \`gradientProducts\` (one pass over the nonzeros) against ${naiveMs.toFixed(0)} ms materialising the n × p per-example gradients and taking n dot products (${(naiveMs / productMs).toFixed(1)}×); the CG solve itself took ${(cgMs / 1000).toFixed(1)} s. Per extra test point: one solve + one product.`,
@@ -152,7 +152,7 @@ export const influence = async (): Promise<SuiteResult> => {
     '',
     table(
       ['ε (L∞)', 'images perturbed', 'flipped after retraining', 'retrainings'],
-      attacks.map((a) => [a.epsilon, a.perturbed, `${a.r.flipped}/${a.r.attempted}`, a.r.retrains]),
+      attacks.map((a) => [String(a.epsilon), String(a.perturbed), `${a.r.flipped}/${a.r.attempted}`, String(a.r.retrains)]),
     ),
   ].join('\n')
   return {

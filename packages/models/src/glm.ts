@@ -229,7 +229,7 @@ export const perExampleGradients = (s: GlmShape, theta: Float64Array, x: Matrix,
 export const hessianOperator = (
   s: GlmShape,
   theta: Float64Array,
-  x: Matrix,
+  x: Design,
   y: Int32Array,
   lambda: number,
 ): ((v: Float64Array) => Float64Array) => {

@@ -212,9 +212,7 @@ export abstract class LinearClassifier implements GradientOracle, TwiceDifferent
    * `options.warmStart` is given; `l2` defaults to this model's.
    */
   readonly refit = (x: Matrix, y: Int32Array, options: FitOptions = {}): E.Either<ProbeError, Fitted<this>> =>
-     fitGlm(this.shape, x, y, { ...options, l2: options.l2 ?? this.l2, warmStart: options.warmStart ?? this.theta }, (theta, l2) =>
-      this.withParams(theta, l2),
-    )
+    fitGlm(this.shape, x, y, { ...options, l2: options.l2 ?? this.l2, warmStart: options.warmStart ?? this.theta }, (theta, l2) => this.withParams(theta, l2))
 }
 
 /** Fit θ of a GLM shape to (x, y): validate, then Newton–CG to ‖∇F‖ ≤ tol. */
@@ -245,14 +243,7 @@ export const fitGlm = <M>(
       newtonCG(
         {
           valueAndGradient: (t) => glm.objectiveAndGradient(shape, t, xs, y, l2),
-          // The curvature at θ is fixed while CG runs: compute μ(θ) once per Newton step.
-          hessianVectorProduct: (() => {
-            let cached: { readonly t: Float64Array; readonly mu: Float64Array } | undefined
-            return (t: Float64Array, v: Float64Array) => {
-              if (cached?.t !== t) cached = { t, mu: glm.lossAndResiduals(shape, glm.linearOutputs(shape, t, xs), y).mu }
-              return glm.hessianVectorProduct(shape, t, xs, y, l2, v, cached.mu)
-            }
-          })(),
+          hessianOperator: (t) => glm.hessianOperator(shape, t, xs, y, l2),
         },
         options.warmStart?.slice() ?? new Float64Array(p),
         { tol, maxIter },

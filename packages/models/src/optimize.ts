@@ -1,11 +1,15 @@
 import { either as E } from 'fp-ts'
 import { errors, type NotConverged } from '@sonde/oracle'
 
-/** A smooth, strongly convex objective: value, gradient and Hessian-vector product at θ. */
+/** A smooth, strongly convex objective: value, gradient and Hessian-vector products at θ. */
 export interface ConvexObjective {
   /** F(θ) and ∇F(θ) together: they share the forward pass, so one call costs one pass. */
   readonly valueAndGradient: (theta: Float64Array) => { readonly value: number; readonly gradient: Float64Array }
-  readonly hessianVectorProduct: (theta: Float64Array, v: Float64Array) => Float64Array
+  /**
+   * v ↦ ∇²F(θ) v at a fixed θ. Called once per Newton step; whatever depends only on θ (the
+   * curvature) is computed there, not once per CG iteration.
+   */
+  readonly hessianOperator: (theta: Float64Array) => (v: Float64Array) => Float64Array
 }
 
 /** What a fit reports besides the parameters. */
@@ -112,7 +116,7 @@ export const newtonCG = (
     // Forcing term min(0.5, √‖g‖): superlinear convergence (Eisenstat–Walker, Nocedal & Wright 7.1).
     const eta = Math.min(0.5, Math.sqrt(gn))
     const neg = g.map((v) => -v)
-    const cg = conjugateGradient((v) => f.hessianVectorProduct(theta, v), neg, eta, Math.max(50, 4 * theta.length))
+    const cg = conjugateGradient(f.hessianOperator(theta), neg, eta, Math.max(50, 4 * theta.length))
     products += cg.products
     const p = cg.products === 0 ? neg : cg.x
     const slope = dot(g, p)

@@ -265,7 +265,7 @@ const make = (model: tf.LayersModel, theta: Float64Array, l2: number, damping: n
               {
                 valueAndGradient: (t) => ({ value: c.objective(t, x, y), gradient: c.objectiveGradient(t, x, y) }),
                 // Damped: Newton–CG on an indefinite Hessian would stop at the first negative direction.
-                hessianVectorProduct: (t, v) => {
+                hessianOperator: (t) => (v) => {
                   const hv = c.hvpAt(t, x, y, v)
                   for (let q = 0; q < p; q++) hv[q]! += damping * v[q]!
                   return hv

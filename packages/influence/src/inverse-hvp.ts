@@ -1,7 +1,7 @@
 import { either as E, function as F } from 'fp-ts'
 import { createRng, errors, type Matrix, type ProbeError, type Rng } from '@sonde/oracle'
 import { conjugateGradient, dot, norm2, type TwiceDifferentiable } from '@sonde/models'
-import { choleskySolve, cholesky } from './linalg.js'
+import { choleskySolve, choleskyInPlace } from './linalg.js'
 
 /** How (H + λI)⁻¹v is computed. */
 export type InverseHvpMethod = 'exact' | 'cg' | 'lissa'
@@ -57,7 +57,10 @@ export interface SolveReport {
   readonly iterations: number
   /** Full-data Hessian-vector products (mini-batch products of LiSSA are counted in `iterations`). */
   readonly hessianVectorProducts: number
-  /** ‖(H + λI)x − v‖ / ‖v‖ at the end, on the full training data. */
+  /**
+   * ‖(H + λI)x − v‖ / ‖v‖ at the end, on the full training data. For `'exact'` this costs one
+   * full-data product, so it is NaN when the solve was asked not to check (`{ check: false }`).
+   */
   readonly relativeResidual: number
   /**
    * Relative residual after each CG iteration, or at each LiSSA check (step, residual); empty
@@ -74,7 +77,11 @@ export interface InverseHvp {
   readonly scale?: number
   /** Full-data products spent preparing (power iteration for LiSSA's scale). */
   readonly preparationProducts: number
-  readonly solve: (v: Float64Array) => E.Either<ProbeError, { readonly x: Float64Array; readonly report: SolveReport }>
+  /**
+   * (H + λI)⁻¹v. `check: false` skips what only the report needs and costs a full-data product
+   * (the residual of an `'exact'` solve); CG and LiSSA always have their residual.
+   */
+  readonly solve: (v: Float64Array, options?: { readonly check?: boolean }) => E.Either<ProbeError, { readonly x: Float64Array; readonly report: SolveReport }>
 }
 
 /** Training (or test) examples: one label per row. */
@@ -178,16 +185,19 @@ export const prepareInverseHvp = (model: TwiceDifferentiable, train: Examples, o
       const damping = options.damping ?? model.damping
       const op = model.hessianOperator(train.x, train.y)
       if (method === 'exact') {
-        const h = model.hessian(train.x, train.y)
         return F.pipe(
-          cholesky(h, damping),
+          choleskyInPlace(model.hessian(train.x, train.y), damping),
           E.map((l) => ({
             method,
             damping,
             preparationProducts: 0,
-            solve: (v: Float64Array) => {
+            solve: (v: Float64Array, o?: { readonly check?: boolean }) => {
               const x = choleskySolve(l, p, v)
-              return E.right({ x, report: { method, iterations: 0, hessianVectorProducts: 0, relativeResidual: residualOf(op, damping, x, v), residualHistory: [] } })
+              const check = o?.check ?? true
+              return E.right({
+                x,
+                report: { method, iterations: 0, hessianVectorProducts: check ? 1 : 0, relativeResidual: check ? residualOf(op, damping, x, v) : Number.NaN, residualHistory: [] },
+              })
             },
           })),
         )

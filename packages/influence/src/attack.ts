@@ -1,5 +1,5 @@
 import { either as E } from 'fp-ts'
-import { errors, type Matrix, type ProbeError } from '@sonde/oracle'
+import { errors, takeRows, type Matrix, type ProbeError } from '@sonde/oracle'
 import type { FitOptions, TwiceDifferentiable } from '@sonde/models'
 import type { Examples } from './inverse-hvp.js'
 import { inputInfluence, validateExamples, type InfluenceOptions } from './influence.js'
@@ -128,15 +128,16 @@ export const trainingSetAttack = (
         .slice(0, k),
     )
     const data = train.x.data.slice()
-    const current: { model: TwiceDifferentiable; grads: Matrix } = { model, grads: g0 }
+    // From here on only the chosen rows' gradients are needed: one row each, in `rows` order.
+    const current: { model: TwiceDifferentiable; grads: Matrix } = { model, grads: takeRows(g0, rows) }
     let used = 0
     let label = before[t]!
     for (let step = 0; step < steps; step++) {
-      for (const j of rows) {
+      for (const [r, j] of rows.entries()) {
         for (let q = 0; q < d; q++) {
           const o = j * d + q
           const orig = train.x.data[o]!
-          const moved = data[o]! + alpha * Math.sign(current.grads.data[j * d + q]!)
+          const moved = data[o]! + alpha * Math.sign(current.grads.data[r * d + q]!)
           data[o] = Math.min(upper, Math.max(lower, Math.min(orig + eps, Math.max(orig - eps, moved))))
         }
       }
@@ -148,7 +149,7 @@ export const trainingSetAttack = (
       label = predictLabels(current.model, target.x, classes)[0]!
       if (label !== target.y[0]) break
       if (step + 1 < steps) {
-        const next = inputInfluence(current.model, poisoned, target, options)
+        const next = inputInfluence(current.model, poisoned, target, { ...options, rows })
         if (E.isLeft(next)) return next
         current.grads = next.right.gradients[0]!
       }

@@ -19,6 +19,7 @@ export {
   type SelfInfluence,
   type SuspiciousLabels,
   type InputInfluence,
+  type InputInfluenceOptions,
 } from './influence.js'
 export { trainingSetAttack, type TrainingSetAttackOptions, type TrainingSetAttack, type AttackOutcome } from './attack.js'
 export { influenceProbe, type InfluenceProbeOptions, type InfluenceProbeResult } from './probe.js'

@@ -1,5 +1,5 @@
 import { either as E, function as F } from 'fp-ts'
-import { errors, type Matrix, type ProbeError } from '@sonde/oracle'
+import { errors, takeRows, type Matrix, type ProbeError } from '@sonde/oracle'
 import { dot, type TwiceDifferentiable } from '@sonde/models'
 import { prepareInverseHvp, type Examples, type InverseHvp, type InverseHvpMethod, type InverseHvpOptions, type SolveReport } from './inverse-hvp.js'
 
@@ -259,7 +259,8 @@ export const rankSuspiciousLabels = (model: TwiceDifferentiable, train: Examples
 /** How moving each training input would change each test loss. */
 export interface InputInfluence {
   /**
-   * One n × d matrix per test point a: row j is the predicted gradient of test point a's loss
+   * One matrix per test point a, a row per training point asked for (all of them by default,
+   * else `options.rows` in that order): row j is the predicted gradient of test point a's loss
    * with respect to training input xⱼ, after refitting — Koh & Liang's I_pert,loss(zⱼ, z_test)
    * divided by n:  −(1/n) ∇_θ ℓ(z_test)ᵀ (H + λI)⁻¹ ∇ₓ∇_θ ℓ(zⱼ). Moving xⱼ by a small δ changes
    * the test loss by about rowⱼ · δ.
@@ -270,24 +271,39 @@ export interface InputInfluence {
   readonly hessianVectorProducts: number
 }
 
+/** Options of {@link inputInfluence}. */
+export interface InputInfluenceOptions extends InfluenceOptions {
+  /** Only these training rows (the solve still uses the whole training set). Default: all. */
+  readonly rows?: ArrayLike<number>
+}
+
 /**
  * I_pert,loss: the gradient of each test loss with respect to each training input, through
  * the refit (one s_test solve per test point, then one mixed-derivative pass over the training
- * set).
+ * rows asked for).
  *
  * @example
  * const pert = inputInfluence(model, train, test)
  */
-export const inputInfluence = (model: TwiceDifferentiable, train: Examples, test: Examples, options: InfluenceOptions = {}): E.Either<ProbeError, InputInfluence> =>
-  F.pipe(
+export const inputInfluence = (model: TwiceDifferentiable, train: Examples, test: Examples, options: InputInfluenceOptions = {}): E.Either<ProbeError, InputInfluence> => {
+  const n = train.x.rows
+  const rows = options.rows
+  if (rows !== undefined) {
+    for (let k = 0; k < rows.length; k++) {
+      if (!(Number.isInteger(rows[k]) && rows[k]! >= 0 && rows[k]! < n)) return E.left(errors.invalidOptions([{ path: `options.rows[${k}]`, message: `is ${rows[k]}; expected a training row in 0..${n - 1}` }]))
+    }
+  }
+  const x = rows === undefined ? train.x : takeRows(train.x, rows)
+  const y = rows === undefined ? train.y : Int32Array.from(rows, (j) => train.y[j]!)
+  return F.pipe(
     sTestFor(model, train, test, options),
     E.map(({ inv, s, reports }) => {
-      const n = train.x.rows
       const gradients = Array.from({ length: test.x.rows }, (_, a) => {
-        const m = model.mixedGradientProduct(train.x, train.y, s.data.slice(a * s.cols, (a + 1) * s.cols))
+        const m = model.mixedGradientProduct(x, y, s.data.slice(a * s.cols, (a + 1) * s.cols))
         for (let k = 0; k < m.data.length; k++) m.data[k] = -m.data[k]! / n
         return m
       })
       return { gradients, sTest: s, solves: reports, hessianVectorProducts: productsOf(inv, reports) }
     }),
   )
+}

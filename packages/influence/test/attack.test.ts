@@ -26,6 +26,10 @@ describe('training inputs through the refit (I_pert,loss)', () => {
     const pert = unwrap(inputInfluence(model, train, target, { method: 'cg' }))
     const g = pert.gradients[0]!
     const d = train.x.cols
+    // Asking for some rows gives exactly those rows of the full answer.
+    const some = unwrap(inputInfluence(model, train, target, { method: 'cg', rows: [42, 7] })).gradients[0]!
+    expect(Array.from(some.data)).toEqual([...g.data.subarray(42 * d, 43 * d), ...g.data.subarray(7 * d, 8 * d)])
+    expect(inputInfluence(model, train, target, { rows: [train.x.rows] })._tag).toBe('Left')
     for (const j of [0, 7, 42]) {
       // A small step along the predicted gradient of training image j.
       const delta = Float64Array.from(g.data.subarray(j * d, (j + 1) * d), (v) => v)

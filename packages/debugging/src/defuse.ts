@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { clipToDomain, createRng, errors, permutation, type Matrix, type Oracle, type OracleError, type ProbeError } from '@sonde/oracle'
+import { clipToDomain, createRng, errors, permutation, takeRows, type Matrix, type Oracle, type OracleError, type ProbeError } from '@sonde/oracle'
 import { imageGrid } from '@sonde/datasets'
 import { fitDirichletProcessGmm, sampleComponent, type DpGmm, type DpGmmOptions, type GmmComponent } from './gmm.js'
 import type { Generator } from './vae.js'
@@ -127,7 +127,7 @@ export const findMisclassifications = (
       wrong.sort((a, b) => norms[a]! - norms[b]! || a - b)
       keep.push(...wrong.slice(0, N))
     }
-    const kept: Matrix = { rows: keep.length, cols: k, data: Float64Array.from({ length: keep.length * k }, (_, q) => codes[keep[Math.floor(q / k)]! * k + (q % k)]!) }
+    const kept = takeRows({ rows: total, cols: k, data: codes }, keep)
     const out: Identification = {
       codes: kept,
       // Decoding is deterministic: decode the kept codes again rather than hold every decoded query.

@@ -97,8 +97,9 @@ const core = (model: tf.LayersModel, l2: number, fdStep: number) => {
     tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(y, 'int32'), numClasses), model.apply(xs) as tf.Tensor, undefined, 0, tf.Reduction.NONE) as tf.Tensor1D
 
   /** ∇_θ (1/n) Σ ℓ at parameters `at` (float32 autodiff), without the regulariser. */
-  const dataGradient = (at: Float64Array, x: Matrix, y: Int32Array): Float64Array => {
-    assign(model, at)
+  /** `load: false` when the caller has just written `at` into the model (a loop over rows). */
+  const dataGradient = (at: Float64Array, x: Matrix, y: Int32Array, load = true): Float64Array => {
+    if (load) assign(model, at)
     const out = new Float64Array(p)
     tf.tidy(() => {
       const xs = inputs(x)
@@ -166,8 +167,9 @@ const make = (model: tf.LayersModel, theta: Float64Array, l2: number, damping: n
     check(x, y)
     const d = x.cols
     const out = new Float64Array(x.rows * p)
+    assign(model, theta) // once, not once per row
     for (let i = 0; i < x.rows; i++) {
-      const g = dataGradient(theta, { rows: 1, cols: d, data: x.data.subarray(i * d, (i + 1) * d) }, y.subarray(i, i + 1))
+      const g = dataGradient(theta, { rows: 1, cols: d, data: x.data.subarray(i * d, (i + 1) * d) }, y.subarray(i, i + 1), false)
       out.set(g, i * p)
     }
     return { rows: x.rows, cols: p, data: out }

@@ -10,6 +10,8 @@
  * the regions and we fine-tune on them.
  *
  * Run: `node --import tsx docs/recipes/skinny-sixes.ts` (about 1.5 minutes: three models are trained)
+ *
+ * @tier slow — run by `npm run test:slow`, not by `npm test`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'

@@ -65,8 +65,15 @@ describe('copyClassifier', () => {
     expect(fidelity).toBeGreaterThanOrEqual(0.95)
     expect(r.trained.details.depth).toBeGreaterThanOrEqual(1)
     expect(r.trained.details.depth).toBeLessThanOrEqual(6)
+    // Agreement on the uniform box [0, 8]⁴, against an independent estimate: 20,000 points of another
+    // generator, labels compared by hand. Two binomial estimates: 5 standard errors of the 2,000-point one
+    // (√(¼/2000) ≈ 0.011 at worst) bound their difference.
     const agree = await toPromise(uniformAgreement(box, r.copy, { seed: 1, count: 2000 }))
-    expect(agree).toBeGreaterThan(0)
+    const rng = createRng(99)
+    const u: Matrix = { rows: 20_000, cols: 4, data: Float64Array.from({ length: 80_000 }, () => 8 * rng.next()) }
+    const [la, lb] = [(await toPromise(box.predict(u))).labels, (await toPromise(r.copy.predict(u))).labels]
+    const independent = la.reduce((a, l, i) => a + (l === lb[i] ? 1 : 0), 0) / u.rows
+    expect(Math.abs(agree - independent)).toBeLessThanOrEqual(5 * Math.sqrt(0.25 / 2000))
   })
 
   it('reports a synthetic set that lands in one class, and balanced sampling fixes it', async () => {

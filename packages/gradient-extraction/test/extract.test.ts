@@ -3,16 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { createRng, fromFunction, labelOnly, meter, toPromise, type Matrix } from '@sonde/oracle'
 import { LogisticRegression, randomTwoLayerRelu, SoftmaxRegression } from '@sonde/models'
 import { extractLinear, extractReluNetwork } from '../src/index.js'
-
-const relErr = (a: Float64Array, b: Float64Array): number => {
-  let diff = 0
-  let scale = 0
-  a.forEach((v, i) => {
-    diff = Math.max(diff, Math.abs(v - b[i]!))
-    scale = Math.max(scale, Math.abs(b[i]!))
-  })
-  return diff / scale
-}
+import { exactWithinBudget, relErr } from './relu-grid.js'
 
 describe('extractLinear', () => {
   it('recovers a random softmax model (D = 784, K = 10) from logits to 1e-9 with exactly K gradient rows + 1 value row', async () => {
@@ -64,22 +55,18 @@ describe('extractLinear', () => {
 })
 
 describe('extractReluNetwork', () => {
+  // h = 128 (every d) is the paper-scale half of this grid: extract.slow.test.ts.
   const grid: Array<[number, number]> = []
-  for (const h of [16, 64, 128]) for (const d of [128, 784, 5000]) grid.push([h, d])
+  for (const h of [16, 64]) for (const d of [128, 784, 5000]) grid.push([h, d])
   const counts = new Map<number, number[]>()
 
+  // Measured alone: ≤ 3.1 s each (h = 64, d = 5000).
   it.each(grid)('h = %i, d = %i: exact to 1e-9 on 2,000 random inputs within 3·h·log₂h gradient rows', async (h, d) => {
-    const victim = randomTwoLayerRelu({ inputDim: d, hidden: h, seed: 10 * h + d })
-    const ex = await toPromise(extractReluNetwork(victim, { seed: 1 }))
-    expect(ex.model.hidden).toBe(h)
-    expect(ex.queries.gradientRows).toBeLessThanOrEqual(3 * h * Math.log2(h))
-    counts.set(h, [...(counts.get(h) ?? []), ex.queries.gradientRows])
-    const fid = await toPromise(ex.fidelity({ count: 2000, seed: 7 }))
-    expect(fid.maxRelativeError).toBeLessThanOrEqual(1e-9)
-    expect(fid.agreement).toBe(1)
-  }, 60_000)
+    counts.set(h, [...(counts.get(h) ?? []), await exactWithinBudget(h, d)])
+  })
 
   it('the gradient-row count is flat in d (within ±25 % across d = 128 … 5000 for each h)', () => {
+    expect(counts.size).toBe(2)
     for (const [, cs] of counts) {
       expect(cs.length).toBe(3)
       expect(Math.max(...cs) / Math.min(...cs)).toBeLessThanOrEqual(1.25)

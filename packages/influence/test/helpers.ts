@@ -37,3 +37,14 @@ export const firstMisclassified = (logits: Matrix, y: Int32Array): number => {
   }
   return -1
 }
+
+/** max |a − b| over max |a|: the worst difference relative to the largest entry of `a`. */
+export const maxRelativeDifference = (a: Float64Array, b: Float64Array): number => {
+  let worst = 0
+  let scale = 0
+  for (let q = 0; q < a.length; q++) {
+    worst = Math.max(worst, Math.abs(a[q]! - b[q]!))
+    scale = Math.max(scale, Math.abs(a[q]!))
+  }
+  return worst / scale
+}

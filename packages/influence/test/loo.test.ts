@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { takeRows } from '@sonde/oracle'
-import { LogisticRegression, SoftmaxRegression } from '@sonde/models'
-import { gaussianBlobs, loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
-import { influenceOnTest, mostInfluential, validateAgainstRetraining } from '../src/index.js'
-import { firstMisclassified, leaveOneOut, pearson, pool2, unwrap } from './helpers.js'
+import { takeRows, type Matrix } from '@sonde/oracle'
+import { LogisticRegression, SoftmaxRegression, type TwiceDifferentiable } from '@sonde/models'
+import { gaussianBlobs } from '@sonde/datasets'
+import { influenceOnTest, validateAgainstRetraining } from '../src/index.js'
+import { leaveOneOut, maxRelativeDifference, pearson, unwrap } from './helpers.js'
 
 describe('influence against leave-one-out retraining (small problems, every training point)', () => {
   const cases = [
-    { name: 'logistic', k: 2, fit: (x: any, y: Int32Array) => unwrap(LogisticRegression.fit(x, y, { l2: 0.01 })).model },
-    { name: 'softmax', k: 4, fit: (x: any, y: Int32Array) => unwrap(SoftmaxRegression.fit(x, y, { numClasses: 4, l2: 0.01 })).model },
+    { name: 'logistic', k: 2, fit: (x: Matrix, y: Int32Array): TwiceDifferentiable => unwrap(LogisticRegression.fit(x, y, { l2: 0.01 })).model },
+    { name: 'softmax', k: 4, fit: (x: Matrix, y: Int32Array): TwiceDifferentiable => unwrap(SoftmaxRegression.fit(x, y, { numClasses: 4, l2: 0.01 })).model },
   ]
   for (const { name, k, fit } of cases) {
     for (const method of ['exact', 'cg'] as const) {
@@ -27,52 +27,19 @@ describe('influence against leave-one-out retraining (small problems, every trai
         expect(Math.abs(slope - 1)).toBeLessThanOrEqual(0.25)
       })
     }
+
+    it(`${name}: exact = cg to 1e-8 (relative to the largest score) on every training point`, () => {
+      const ds = gaussianBlobs({ n: 160, dim: 5, classes: k, spread: 1.6, seed: 3 })
+      const train = { x: takeRows(ds.x, Array.from({ length: 150 }, (_, i) => i)), y: ds.y.slice(0, 150) }
+      const test = { x: takeRows(ds.x, [150, 155]), y: Int32Array.of(ds.y[150]!, ds.y[155]!) }
+      const model = fit(train.x, train.y)
+      const exact = unwrap(influenceOnTest(model, train, test, { method: 'exact' }))
+      const cg = unwrap(influenceOnTest(model, train, test, { method: 'cg' }))
+      // The exact solve is a Cholesky factorisation: its residual is at rounding level.
+      expect(exact.solves.every((s) => s.relativeResidual <= 1e-12)).toBe(true)
+      expect(maxRelativeDifference(exact.scores.data, cg.scores.data)).toBeLessThanOrEqual(1e-8)
+    })
   }
-})
-
-describe('softmax regression on MNIST (Koh & Liang Figure 2 at n = 5,040)', () => {
-  it('cg: predicted vs actual leave-one-out change over the 50 most influential digits, Pearson ≥ 0.99', { timeout: 600_000 }, () => {
-    const mnist = loadMnist()
-    const { train: tr, test: te } = stratifiedSplit(mnist.y, { testFraction: 0.1, seed: 1, limit: 5600 })
-    const train = subset(mnist, tr)
-    const testSet = subset(mnist, te)
-    expect(train.x.rows).toBeGreaterThanOrEqual(5000)
-    const model = unwrap(SoftmaxRegression.fit(train.x, train.y, { l2: 0.01 })).model
-    expect(model.numParams).toBe(7850)
-    const wrong = firstMisclassified(model.logits(testSet.x), testSet.y)
-    expect(wrong).toBeGreaterThanOrEqual(0)
-    const test = { x: takeRows(testSet.x, [wrong]), y: testSet.y.slice(wrong, wrong + 1) }
-    const infl = unwrap(influenceOnTest(model, train, test, { method: 'cg' }))
-    expect(infl.solves[0]!.relativeResidual).toBeLessThanOrEqual(1e-10)
-    const check = unwrap(validateAgainstRetraining(model, train, test, infl, { count: 50, fit: { tol: 1e-10 } }))
-    const r = check.pearson
-    console.log(`MNIST softmax n=${train.x.rows}: Pearson ${r.toFixed(4)} over the top 50 (cg, ${infl.solves[0]!.iterations} iterations)`)
-    expect(r).toBeGreaterThanOrEqual(0.99)
-  })
-
-  it('exact = cg, and exact against leave-one-out, on 14×14 digits (n = 2,000, p = 1,970)', { timeout: 300_000 }, () => {
-    const mnist = pool2(loadMnist())
-    const { train: tr, test: te } = stratifiedSplit(mnist.y, { testFraction: 0.05, seed: 2, limit: 2100 })
-    const train = subset(mnist, tr)
-    const testSet = subset(mnist, te)
-    const model = unwrap(SoftmaxRegression.fit(train.x, train.y, { l2: 0.01 })).model
-    const wrong = firstMisclassified(model.logits(testSet.x), testSet.y)
-    const test = { x: takeRows(testSet.x, [wrong, 0, 1]), y: Int32Array.of(testSet.y[wrong]!, testSet.y[0]!, testSet.y[1]!) }
-    const exact = unwrap(influenceOnTest(model, train, test, { method: 'exact' }))
-    const cg = unwrap(influenceOnTest(model, train, test, { method: 'cg' }))
-    expect(exact.solves.every((s) => s.relativeResidual <= 1e-12)).toBe(true)
-    let worst = 0
-    let scale = 0
-    for (let q = 0; q < exact.scores.data.length; q++) {
-      worst = Math.max(worst, Math.abs(exact.scores.data[q]! - cg.scores.data[q]!))
-      scale = Math.max(scale, Math.abs(exact.scores.data[q]!))
-    }
-    expect(worst / scale).toBeLessThanOrEqual(1e-8)
-    const top = mostInfluential(exact, 0, 50, 'absolute')
-    const predicted = Array.from(top, (j) => exact.scores.data[j]!)
-    const actual = Array.from(top, (j) => leaveOneOut(model, train, { x: takeRows(test.x, [0]), y: test.y.slice(0, 1) }, j))
-    expect(pearson(predicted, actual)).toBeGreaterThanOrEqual(0.99)
-  })
 })
 
 describe('validateAgainstRetraining', () => {

@@ -51,7 +51,9 @@ describe('counterfactual', () => {
     expect(found).toBe(true)
   })
 
-  it('never spends more than the budget: an exhausted budget ends the search with an unconfirmed answer', async () => {
+  it('never spends more than the budget: an exhausted budget ends the search early with what it has, confirmed only where the box agreed', async () => {
+    // A target where the surrogate's exact answer is wrong on the box, so the repair needs queries.
+    let checked = 0
     for (let t = 0; t < 4; t++) {
       if (t === current) continue
       const exact = inverseSoftmax(perturbed, x0, { target: t, margin: 0 })
@@ -60,8 +62,23 @@ describe('counterfactual', () => {
       const r = await toPromise(counterfactual(limited, perturbed, x0, { target: t, margin: 0 }))
       expect(r.queries).toBeLessThanOrEqual(2)
       expect(limited.budgetState().predict.used).toBeLessThanOrEqual(2)
-      return
+      // The search stopped early: a confirmed answer is one the box itself puts in the target class,
+      // no closer than the unlimited search's (which bisects further inward); an unconfirmed one is the
+      // surrogate's own answer with the box's label beside it.
+      const unlimited = await toPromise(counterfactual(labelOnly(model), perturbed, x0, { target: t, margin: 0 }))
+      expect(unlimited.queries).toBeGreaterThan(2)
+      expect(r.oracleLabel).toBe(await labelOf(model, r.x))
+      if (r.confirmed) {
+        expect(r.oracleLabel).toBe(t)
+        expect(r.distance).toBeGreaterThanOrEqual(unlimited.distance - 1e-12)
+      } else {
+        expect(Array.from(r.x)).toEqual(Array.from(exact.right.x))
+        expect(r.oracleLabel).not.toBe(t)
+      }
+      checked++
     }
+    // At least one target needs the repair, so the budget is what ends its search.
+    expect(checked).toBeGreaterThan(0)
   })
 
   it('refuses a surrogate of the wrong width', async () => {

@@ -1,0 +1,32 @@
+import { describe, it } from 'vitest'
+import { createRng, takeRows } from '@sonde/oracle'
+import { expectSeeded } from '@sonde/oracle/testing'
+import { SoftmaxRegression } from '@sonde/models'
+import { gaussianBlobs } from '@sonde/datasets'
+import { influenceOnTest, prepareInverseHvp, topEigenvalue } from '../src/index.js'
+import { unwrap } from './helpers.js'
+
+const ds = gaussianBlobs({ n: 200, dim: 6, classes: 3, spread: 1.5, seed: 5 })
+const train = { x: ds.x, y: ds.y }
+const model = unwrap(SoftmaxRegression.fit(train.x, train.y, { numClasses: 3, l2: 0.05 })).model
+const v = Float64Array.from({ length: model.numParams }, (_, i) => Math.sin(i + 1))
+
+// The determinism tier: every stochastic public function, twice with one seed → bit-identical, another seed → different.
+describe('determinism: @sonde/influence', () => {
+  it('the LiSSA solver: its automatic scale, its answer and its residual history', async () => {
+    await expectSeeded((seed) => {
+      const inv = unwrap(prepareInverseHvp(model, train, { method: 'lissa', depth: 600, repeats: 2, batchSize: 32, seed }))
+      const { x, report } = unwrap(inv.solve(v))
+      return [inv.scale, x, report.residualHistory]
+    })
+  })
+
+  it('influenceOnTest with LiSSA', async () => {
+    const test = { x: takeRows(ds.x, [3]), y: ds.y.slice(3, 4) }
+    await expectSeeded((seed) => unwrap(influenceOnTest(model, train, test, { method: 'lissa', depth: 600, repeats: 2, batchSize: 32, seed })).scores)
+  })
+
+  it('topEigenvalue (power iteration from a seeded start)', async () => {
+    await expectSeeded((seed) => topEigenvalue(model.hessianOperator(train.x, train.y), model.numParams, createRng(seed), 5))
+  })
+})

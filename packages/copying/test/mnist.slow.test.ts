@@ -18,8 +18,10 @@ beforeAll(async () => {
   const model = buildMlp({ inputDim: 784, hidden: [128], numClasses: 10, seed: 1 })
   await toPromise(trainClassifier(model, reference.x, reference.y, { epochs: 12, seed: 1 }))
   victim = fromTfjsModel(model, { output: 'label', id: 'mnist-mlp', domain: { lower: 0, upper: 1 } })
-}, 120_000)
+})
 
+// Paper scale (the tier's timeout is 600 s): training the victim on 8,000 digits, then copying it from 20,000
+// queries (measured alone 43 s); mnist.test.ts runs the same check on 14×14 digits.
 describe('copying an MNIST MLP from labels', () => {
   it('the victim is a ≥ 95 % MNIST classifier (measured 95.65 % on 2,000 held-out digits)', async () => {
     const labels = (await toPromise(victim.predict(heldOut.x))).labels
@@ -33,7 +35,7 @@ describe('copying an MNIST MLP from labels', () => {
     expect(agreement).toBeGreaterThanOrEqual(0.97)
     expect(r.diagnostics.warning).toBeUndefined()
     r.trained.dispose()
-  }, 180_000)
+  })
 
   it('uniform sampling of [0, 1]^784 lands almost entirely in one class, and the result says so', async () => {
     const r = await toPromise(copyClassifier(victim, { sampler: uniformBox(), samples: 2000, copy: treeCopy(), seed: 1 }))

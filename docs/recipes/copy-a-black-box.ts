@@ -8,7 +8,7 @@
  */
 import { toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models'
+import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs } from '@sonde/datasets'
 import { copyClassifier, empiricalFidelityError, jitter, mlpCopy, treeCopy } from '@sonde/copying'
 

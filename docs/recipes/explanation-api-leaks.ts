@@ -9,7 +9,8 @@
 import * as tf from '@tensorflow/tfjs'
 import { function as F } from 'fp-ts'
 import { budget, meter, toPromise, labelAgreement } from '@sonde/oracle'
-import { buildMlp, trainClassifier, TwoLayerRelu, useFastestBackend } from '@sonde/models'
+import { TwoLayerRelu } from '@sonde/models'
+import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
 import { extractReluNetwork } from '@sonde/gradient-extraction'
 

@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { labelAgreement, takeRows, toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models'
+import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { encodeGrayPng, loadMnist, plantThinSlice, stratifiedSplit } from '@sonde/datasets'
 import { correctModel, defuse, labelRegions, majorityLabeller, trainVae } from '@sonde/debugging'
 

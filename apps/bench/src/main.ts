@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { resolve } from 'node:path'
-import { useFastestBackend } from '@sonde/models'
+import { useFastestBackend } from '@sonde/models/tfjs'
 import type { SuiteResult } from './measure.js'
 import { copying } from './suites/copying.js'
 import { copyWithGradients } from './suites/copy-with-gradients.js'

@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type * as tf from '@tensorflow/tfjs'
-import { modelFromArtifacts, modelToArtifacts } from '@sonde/models'
+import { modelFromArtifacts, modelToArtifacts } from '@sonde/models/tfjs'
 
 /** Load a model from `dir` if it is there, else train it and save it there. */
 export const cachedModel = async (

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { publint } from 'publint'
 import { describe, expect, it } from 'vitest'
 
@@ -39,6 +41,34 @@ describe('every built package', () => {
     it(`${pkg.name} passes publint --strict`, async () => {
       const { messages } = await publint({ pkgDir: pkg.dir, strict: true, level: 'suggestion' })
       expect(messages.map((m) => `${m.type} ${m.code} ${JSON.stringify(m.args)}`)).toEqual([])
+    })
+  }
+})
+
+// Entries that must load with no tfjs installed: Node is made to refuse every '@tensorflow/*' import.
+const tfjsFree = ['@sonde/oracle', '@sonde/models', '@sonde/datasets', '@sonde/influence', '@sonde/inverse-classification']
+
+describe('entries without tfjs', () => {
+  const hooks = mkdtempSync(join(tmpdir(), 'sonde-no-tfjs-'))
+  writeFileSync(
+    join(hooks, 'hooks.mjs'),
+    `export async function resolve(specifier, context, next) {\n  if (specifier.startsWith('@tensorflow/')) throw new Error('imported ' + specifier + ' from ' + context.parentURL)\n  return next(specifier, context)\n}\n`,
+  )
+  writeFileSync(join(hooks, 'register.mjs'), `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(join(hooks, 'hooks.mjs')).href)})\n`)
+  const load = (entry: string) =>
+    execFileSync(process.execPath, ['--import', pathToFileURL(join(hooks, 'register.mjs')).href, '--input-type=module', '-e', `await import(${JSON.stringify(entry)}); console.log('loaded')`], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+
+  it('the refusing hook works: @sonde/models/tfjs does not load', () => {
+    expect(() => load('@sonde/models/tfjs')).toThrow(/imported @tensorflow\/tfjs/)
+  })
+
+  for (const entry of tfjsFree) {
+    it(`${entry} loads with every @tensorflow/* import refused`, () => {
+      expect(load(entry).trim()).toBe('loaded')
     })
   }
 })

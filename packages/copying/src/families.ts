@@ -3,7 +3,8 @@ import type * as tf from '@tensorflow/tfjs'
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
 import { errors, fromFunction, type Matrix, type Oracle, type OracleInfo, type ProbeError } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp, SoftmaxRegression, trainClassifier } from '@sonde/models'
+import { SoftmaxRegression } from '@sonde/models'
+import { buildMlp, trainClassifier } from '@sonde/models/tfjs'
 import { DecisionTreeClassifier, type TreeNodeLike } from 'ml-cart'
 
 /** A trained copy: an oracle, plus what its family reports (e.g. a tree's depth). */

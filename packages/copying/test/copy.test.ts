@@ -1,7 +1,8 @@
 import { either as E } from 'fp-ts'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createRng, labelOnly, meter, toPromise, type Matrix } from '@sonde/oracle'
-import { SoftmaxRegression, useFastestBackend } from '@sonde/models'
+import { SoftmaxRegression } from '@sonde/models'
+import { useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs, loadIris } from '@sonde/datasets'
 import {
   adaptive,

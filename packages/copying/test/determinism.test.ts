@@ -1,7 +1,8 @@
 import { beforeAll, describe, it } from 'vitest'
 import { labelOnly, toPromise, type Matrix } from '@sonde/oracle'
 import { expectSeeded } from '@sonde/oracle/testing'
-import { SoftmaxRegression, useFastestBackend } from '@sonde/models'
+import { SoftmaxRegression } from '@sonde/models'
+import { useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs } from '@sonde/datasets'
 import { adaptive, balanced, boundary, copyClassifier, fromGenerator, gaussian, jitter, mlpCopy, softmaxCopy, treeCopy, uniformAgreement, uniformBox, type CopyFamily, type Sampler } from '../src/index.js'
 

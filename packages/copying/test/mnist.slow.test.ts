@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { toPromise, type Oracle } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models'
+import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { loadMnist, stratifiedSplit, subset, type Dataset } from '@sonde/datasets'
 import { copyClassifier, empiricalFidelityError, jitter, mlpCopy, treeCopy, uniformBox } from '../src/index.js'
 

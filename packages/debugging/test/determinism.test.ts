@@ -1,7 +1,7 @@
 import { beforeAll, describe, it } from 'vitest'
 import { createRng, fromFunction, toPromise, type Matrix } from '@sonde/oracle'
 import { expectSeeded } from '@sonde/oracle/testing'
-import { buildMlp, useFastestBackend } from '@sonde/models'
+import { buildMlp, useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs } from '@sonde/datasets'
 import { correctModel, defuse, findMisclassifications, fitDirichletProcessGmm, labelRegions, regionSamples, sampleComponent, trainVae, type Generator } from '../src/index.js'
 

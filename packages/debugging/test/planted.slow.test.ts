@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { meter, takeRows, toPromise, type Matrix } from '@sonde/oracle'
-import { useFastestBackend } from '@sonde/models'
+import { useFastestBackend } from '@sonde/models/tfjs'
 import { correctModel, defuse, labelRegions, majorityLabeller, regionSamples, type DefuseResult } from '../src/index.js'
 import { accuracy, blackBox, buildPlanted, labelsOf, type Planted } from './planted.js'
 

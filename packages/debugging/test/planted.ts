@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { takeRows, toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp, trainClassifier } from '@sonde/models'
+import { buildMlp, trainClassifier } from '@sonde/models/tfjs'
 import { loadMnist, plantThinSlice, stratifiedSplit } from '@sonde/datasets'
 import { trainVae, type Vae } from '../src/index.js'
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, it } from 'vitest'
 import { takeRows } from '@sonde/oracle'
-import { useFastestBackend } from '@sonde/models'
+import { useFastestBackend } from '@sonde/models/tfjs'
 import { loadMnist, stratifiedSplit } from '@sonde/datasets'
 import { checkDigitVae } from './vae-check.js'
 

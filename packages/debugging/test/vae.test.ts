@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { either as E } from 'fp-ts'
 import { takeRows, toPromise } from '@sonde/oracle'
-import { useFastestBackend } from '@sonde/models'
+import { useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs, loadMnist, stratifiedSplit } from '@sonde/datasets'
 import { trainVae } from '../src/index.js'
 import { checkDigitVae } from './vae-check.js'

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs'
 import { taskEither as TE, function as F } from 'fp-ts'
 import { createRng, errors, meter, permutation, type GradientOracle, type Matrix, type ProbeError } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp } from '@sonde/models'
+import { buildMlp } from '@sonde/models/tfjs'
 
 /** What the copy is fitted to besides the gradients. */
 export type MatchTarget = 'logits' | 'labels'

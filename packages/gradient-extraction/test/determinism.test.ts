@@ -2,7 +2,8 @@ import { beforeAll, describe, it } from 'vitest'
 import { createRng, toPromise, type Matrix } from '@sonde/oracle'
 import { expectSeeded } from '@sonde/oracle/testing'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp, randomTwoLayerRelu, useFastestBackend } from '@sonde/models'
+import { randomTwoLayerRelu } from '@sonde/models'
+import { buildMlp, useFastestBackend } from '@sonde/models/tfjs'
 import { extractReluNetwork, gradientMatchingCopy, randomPoints } from '../src/index.js'
 
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createRng, toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models'
+import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs } from '@sonde/datasets'
 import { compareOracles, gradientMatchingCopy, matchingLoss } from '../src/index.js'
 

@@ -1,6 +1,6 @@
 import { toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models'
+import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
 import { gradientMatchingCopy, compareOracles } from '../src/index.js'
 

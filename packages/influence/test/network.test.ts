@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { takeRows, toPromise } from '@sonde/oracle'
-import { buildMlp, differentiableNetwork, trainClassifier, useFastestBackend } from '@sonde/models'
+import { buildMlp, differentiableNetwork, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs } from '@sonde/datasets'
 import { influenceOnTest, validateAgainstRetraining } from '../src/index.js'
 import { unwrap } from './helpers.js'

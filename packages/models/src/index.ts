@@ -9,17 +9,3 @@ export {
 } from './linear.js'
 export { conjugateGradient, dot, norm2, type CgResult, type FitReport } from './optimize.js'
 export { TwoLayerRelu, randomTwoLayerRelu, type TwoLayerReluParams, type RandomReluOptions } from './relu.js'
-export { useFastestBackend, useBackend, type BackendName } from './tfjs/backend.js'
-export {
-  buildMlp,
-  buildCnn,
-  trainClassifier,
-  modelToArtifacts,
-  modelFromArtifacts,
-  type MlpOptions,
-  type CnnOptions,
-  type TrainOptions,
-  type TrainReport,
-  type ModelArtifacts,
-} from './tfjs/network.js'
-export { differentiableNetwork, type DifferentiableNetwork, type DifferentiableNetworkOptions } from './tfjs/differentiable.js'

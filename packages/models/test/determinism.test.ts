@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, it } from 'vitest'
 import { createRng, toPromise, type Matrix } from '@sonde/oracle'
 import { expectSeeded } from '@sonde/oracle/testing'
-import { buildCnn, buildMlp, LogisticRegression, randomTwoLayerRelu, SoftmaxRegression, trainClassifier, useFastestBackend } from '../src/index.js'
+import { LogisticRegression, randomTwoLayerRelu, SoftmaxRegression } from '../src/index.js'
+import { buildCnn, buildMlp, trainClassifier, useFastestBackend } from '../src/tfjs/index.js'
 
 beforeAll(async () => {
   await useFastestBackend()

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs'
 import { either as E } from 'fp-ts'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { SoftmaxRegression, differentiableNetwork, useFastestBackend } from '../src/index.js'
+import { SoftmaxRegression } from '../src/index.js'
+import { differentiableNetwork, useFastestBackend } from '../src/tfjs/index.js'
 import { blobs } from './data.js'
 
 const unwrap = <A>(e: E.Either<{ message: string }, A>): A => {

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { describeOracleContract } from '@sonde/oracle/testing'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { toPromise } from '@sonde/oracle'
-import { buildCnn, buildMlp, modelFromArtifacts, modelToArtifacts, trainClassifier, useFastestBackend } from '../src/index.js'
+import { buildCnn, buildMlp, modelFromArtifacts, modelToArtifacts, trainClassifier, useFastestBackend } from '../src/tfjs/index.js'
 import { blobs } from './data.js'
 
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 import { describe, expect, it } from 'vitest'
-import { useBackend, useFastestBackend } from '../src/index.js'
+import { useBackend, useFastestBackend } from '../src/tfjs/index.js'
 
 // The Conv2DBackpropFilter kernel we add to the wasm backend, against tfjs's cpu kernel.
 describe('wasm Conv2DBackpropFilter', () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { createRng, labelAgreement, meter, takeRows, toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp, trainClassifier } from '@sonde/models'
+import { buildMlp, trainClassifier } from '@sonde/models/tfjs'
 import { loadMnist, plantThinSlice, stratifiedSplit } from '@sonde/datasets'
 import { correctModel, defuse, findMisclassifications, labelRegions, majorityLabeller, regionSamples, trainVae } from '@sonde/debugging'
 import { table, type SuiteResult } from '../measure.js'

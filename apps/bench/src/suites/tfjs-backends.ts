@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs'
 import { createRng, toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp, useBackend, useFastestBackend, type BackendName } from '@sonde/models'
+import { buildMlp, useBackend, useFastestBackend, type BackendName } from '@sonde/models/tfjs'
 import { table, timeSideBySide, type SuiteResult } from '../measure.js'
 
 /**

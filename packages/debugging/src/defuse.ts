@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { clipToDomain, createRng, errors, permutation, takeRows, type Matrix, type Oracle, type OracleError, type ProbeError } from '@sonde/oracle'
+import { clipToDomain, createRng, errors, permutation, takeRows, validatePrediction, type Matrix, type Oracle, type ProbeError } from '@sonde/oracle'
+import { callForeignMatrix } from './foreign.js'
 import { imageGrid } from '@sonde/datasets'
 import { fitDirichletProcessGmm, sampleComponent, type DpGmm, type DpGmmOptions, type GmmComponent } from './gmm.js'
 import type { Generator } from './vae.js'
@@ -41,8 +42,8 @@ export interface Identification {
   readonly found: number
   /** found / queries. */
   readonly yieldPerQuery: number
-  /** Set when the oracle refused (e.g. the budget ran out): everything answered before is kept. */
-  readonly stoppedEarly?: OracleError
+  /** Set when the oracle refused (e.g. the budget ran out) or the generator failed mid-way: everything answered before is kept. */
+  readonly stoppedEarly?: ProbeError
 }
 
 const invalid = (path: string, message: string): ProbeError => errors.invalidOptions([{ path, message }])
@@ -83,7 +84,9 @@ export const findMisclassifications = (
   }
   return async () => {
     const rng = createRng(options.seed)
-    const z = generator.encode(data)
+    const encoded = callForeignMatrix('the generator’s encode', () => generator.encode(data), data.rows)
+    if (E.isLeft(encoded)) return encoded
+    const z = encoded.right
     const k = z.cols
     const n = data.rows
     const total = n * Q
@@ -103,11 +106,19 @@ export const findMisclassifications = (
     }
     const predicted = new Int32Array(total).fill(-1)
     let answered = 0
-    let stoppedEarly: OracleError | undefined
+    let stoppedEarly: ProbeError | undefined
     for (let from = 0; from < total; from += batch) {
       const to = Math.min(total, from + batch)
-      const decoded = clipToDomain(oracle.info, generator.decode(sliceRows({ rows: total, cols: k, data: codes }, from, to)))
-      const r = await oracle.predict(decoded)()
+      // A generator that fails before the first query fails the call (nothing was paid); one that fails
+      // later ends the search like an oracle failure, keeping every answered row.
+      const decodedRows = callForeignMatrix('the generator’s decode', () => generator.decode(sliceRows({ rows: total, cols: k, data: codes }, from, to)), to - from, data.cols)
+      if (E.isLeft(decodedRows)) {
+        if (from === 0) return decodedRows
+        stoppedEarly = decodedRows.left
+        break
+      }
+      const decoded = clipToDomain(oracle.info, decodedRows.right)
+      const r = F.pipe(await oracle.predict(decoded)(), E.chain((p) => validatePrediction(oracle.info, to - from, p)))
       if (E.isLeft(r)) {
         stoppedEarly = r.left
         break
@@ -128,10 +139,12 @@ export const findMisclassifications = (
       keep.push(...wrong.slice(0, N))
     }
     const kept = takeRows({ rows: total, cols: k, data: codes }, keep)
+    // Decoding is deterministic: decode the kept codes again rather than hold every decoded query.
+    const inputs = keep.length === 0 ? E.right<ProbeError, Matrix>({ rows: 0, cols: data.cols, data: new Float64Array(0) }) : callForeignMatrix('the generator’s decode', () => generator.decode(kept), keep.length, data.cols)
+    if (E.isLeft(inputs)) return inputs
     const out: Identification = {
       codes: kept,
-      // Decoding is deterministic: decode the kept codes again rather than hold every decoded query.
-      inputs: keep.length === 0 ? { rows: 0, cols: data.cols, data: new Float64Array(0) } : clipToDomain(oracle.info, generator.decode(kept)),
+      inputs: clipToDomain(oracle.info, inputs.right),
       sources: Int32Array.from(keep, (r) => Math.floor(r / Q)),
       sourceLabels: Int32Array.from(keep, (r) => labels[Math.floor(r / Q)]!),
       predicted: Int32Array.from(keep, (r) => predicted[r]!),

@@ -1,4 +1,4 @@
-import { either as E, function as F } from 'fp-ts'
+import { either as E, function as F, taskEither as TE } from 'fp-ts'
 import { describe, expect, it } from 'vitest'
 import { budget, createRng, fromFunction, makeContext, makeRegistry, meter, runProbe, toPromise, type Matrix } from '@sonde/oracle'
 import { defuse, defuseProbe, findMisclassificationRegions, findMisclassifications, labelRegions, majorityLabeller, type Generator } from '../src/index.js'
@@ -101,5 +101,28 @@ describe('regions on the plane', () => {
     expect(r.regions.length).toBeGreaterThan(0)
     const bad = await runProbe(defuseProbe, model, { generator: { latentDim: 2 }, data: sources }, makeContext({ seed: 2 }))()
     expect(E.isLeft(bad) && bad.left._tag === 'InvalidOptions' && bad.left.message.includes('options.generator')).toBe(true)
+  })
+})
+
+// Inputs that once broke us (a fuzz run against the built packages).
+describe('fixtures: identification', () => {
+  it('an oracle that answers too few rows is a BadResponse, never counted as misclassifications', async () => {
+    // Was: an always-agreeing oracle that dropped rows gave "1,200 queries, 1,197 found".
+    const agreeing = fromFunction({ id: 'agree', inputDim: 2, numClasses: 2, output: 'label' }, (x) => new Int32Array(x.rows).fill(1))
+    const short = { info: agreeing.info, predict: (x: Matrix) => F.pipe(agreeing.predict(x), TE.map((p) => ({ labels: p.labels.subarray(0, p.labels.length - 3) }))) }
+    const r = await toPromise(findMisclassifications(short, identity, sources.x, sources.y, { perturbations: 4, seed: 1 }))
+    expect(r.found).toBe(0)
+    expect(r.stoppedEarly?._tag).toBe('BadResponse')
+  })
+
+  it('a generator that throws or returns the wrong shape is a typed error before any query', async () => {
+    const box = meter(model)
+    const throwing: Generator = { ...identity, decode: () => { throw new Error('decoder broke') } }
+    const wrong: Generator = { ...identity, encode: (x) => ({ rows: x.rows - 1, cols: 2, data: new Float64Array(2 * (x.rows - 1)) }) }
+    for (const g of [throwing, wrong]) {
+      const r = await findMisclassifications(box, g, sources.x, sources.y, { seed: 1 })()
+      expect(E.isLeft(r) && r.left._tag).toBe('BadResponse')
+    }
+    expect(box.usage().predictRows).toBe(0)
   })
 })

@@ -1,5 +1,5 @@
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { errors, featureBounds, meter, type GradientOracle, type Matrix, type ProbeError } from '@sonde/oracle'
+import { errors, featureBounds, meter, validateGradient, validatePrediction, type GradientOracle, type Matrix, type ProbeError } from '@sonde/oracle'
 import { LogisticRegression, SoftmaxRegression } from '@sonde/models'
 import { compareOracles, type Extraction } from './extraction.js'
 
@@ -45,8 +45,9 @@ export const extractLinear = (oracle: GradientOracle): TE.TaskEither<ProbeError,
   const outputOptions = { output: info.output, id: `extracted:${info.id}`, ...(info.domain !== undefined ? { domain: info.domain } : {}) }
   return F.pipe(
     TE.Do,
-    TE.apS('g', counted.gradient(xs, Int32Array.from({ length: rows }, (_, c) => c))),
-    TE.apS('p', counted.predict({ rows: 1, cols: d, data: x0 })),
+    // Checked here too, for hand-written oracles: a NaN gradient is a BadResponse, not a thrown constructor.
+    TE.apS('g', F.pipe(counted.gradient(xs, Int32Array.from({ length: rows }, (_, c) => c)), TE.chainEitherK((g) => validateGradient(info, rows, g)))),
+    TE.apS('p', F.pipe(counted.predict({ rows: 1, cols: d, data: x0 }), TE.chainEitherK((p) => validatePrediction(info, 1, p)))),
     TE.chainEitherK(({ g, p }) => {
       const s = p.scores!
       const score = (c: number): number => s.data[c]!

@@ -1,5 +1,5 @@
 import { either as E, taskEither as TE } from 'fp-ts'
-import { createRng, errors, meter, type GradientOracle, type Matrix as SondeMatrix, type Metered, type OracleError, type ProbeError } from '@sonde/oracle'
+import { createRng, errors, meter, validateGradient, type GradientOracle, type Matrix as SondeMatrix, type Metered, type OracleError, type ProbeError } from '@sonde/oracle'
 import { TwoLayerRelu } from '@sonde/models'
 import { CholeskyDecomposition, Matrix } from 'ml-matrix'
 import { compareOracles, randomPoints, type Extraction } from './extraction.js'
@@ -92,7 +92,8 @@ const extractScalar = async (
   const gradients = async (thetas: readonly number[]): Promise<E.Either<OracleError, Float64Array[]>> => {
     const x: SondeMatrix = { rows: thetas.length, cols: d, data: new Float64Array(thetas.length * d) }
     thetas.forEach((th, r) => x.data.set(at(th), r * d))
-    const g = await oracle.gradient(x, logit)()
+    // A hand-written oracle skips the adapters' checks: a NaN here would send the bisection astray.
+    const g = E.chain((m: SondeMatrix) => validateGradient(oracle.info, thetas.length, m))(await oracle.gradient(x, logit)())
     return E.map((m: SondeMatrix) => thetas.map((_, r) => m.data.slice(r * d, (r + 1) * d)))(g)
   }
   const ends = await gradients([-thetaMax, thetaMax])
@@ -247,9 +248,24 @@ export const extractReluNetwork = (
   if (bounded) {
     return TE.left(errors.invalidInput(`oracle '${info.id}' has a bounded input domain; extractReluNetwork walks lines through the whole input space`, 'oracle.info.domain'))
   }
+  // Every option is checked before the first query: a NaN cap once made the bisection run forever.
+  const issues: Array<{ path: string; message: string }> = []
+  if (options === null || typeof options !== 'object') return TE.left(errors.invalidOptions([{ path: 'options', message: `is ${String(options)}; expected an object with a seed` }]))
+  if (!Number.isSafeInteger(options.seed)) issues.push({ path: 'options.seed', message: `is ${String(options.seed)}; expected a safe integer` })
   if (options.hiddenUnits !== undefined && !(Number.isInteger(options.hiddenUnits) && options.hiddenUnits >= 1)) {
-    return TE.left(errors.invalidOptions([{ path: 'options.hiddenUnits', message: `is ${options.hiddenUnits}; expected a positive integer` }]))
+    issues.push({ path: 'options.hiddenUnits', message: `is ${options.hiddenUnits}; expected a positive integer` })
   }
+  if (options.maxGradientRows !== undefined && !(Number.isInteger(options.maxGradientRows) && options.maxGradientRows >= 2)) {
+    issues.push({ path: 'options.maxGradientRows', message: `is ${options.maxGradientRows}; expected an integer ≥ 2` })
+  }
+  if (options.verifyPoints !== undefined && !(Number.isInteger(options.verifyPoints) && options.verifyPoints >= 0)) {
+    issues.push({ path: 'options.verifyPoints', message: `is ${options.verifyPoints}; expected a non-negative integer` })
+  }
+  if (options.tolerance !== undefined && !(options.tolerance > 0 && options.tolerance < 1)) {
+    issues.push({ path: 'options.tolerance', message: `is ${options.tolerance}; expected a number in (0, 1)` })
+  }
+  if (options.hiddenBias !== undefined && typeof options.hiddenBias !== 'boolean') issues.push({ path: 'options.hiddenBias', message: `is ${String(options.hiddenBias)}; expected true or false` })
+  if (issues.length > 0) return TE.left(errors.invalidOptions(issues))
   const counted = meter(oracle)
   const k = info.numClasses
   const verify = options.verifyPoints ?? 8

@@ -159,3 +159,27 @@ describe('extractReluNetwork', () => {
     expect(Array.from(a.model.hiddenWeights.data)).toEqual(Array.from(b.model.hiddenWeights.data))
   })
 })
+
+// Inputs that once broke us (a fuzz run against the built packages).
+describe('fixtures: extraction', () => {
+  const nanGradient = (victim: SoftmaxRegression) => ({ ...victim, info: victim.info, predict: victim.predict.bind(victim), gradient: (x: Matrix, cls: number | Int32Array) => async () => {
+    const g = await victim.gradient(x, cls)()
+    if (E.isLeft(g)) return g
+    const data = g.right.data.slice()
+    data[3] = Number.NaN
+    return E.right({ ...g.right, data })
+  } })
+
+  it('extractLinear: one NaN gradient from a hand-written oracle is a BadResponse naming it, not a rejection', async () => {
+    const victim = SoftmaxRegression.random(6, 3, 1, { output: 'logits' })
+    const r = await extractLinear(nanGradient(victim))()
+    expect(E.isLeft(r) && r.left._tag === 'BadResponse' && r.left.message.includes('gradient[0][3]')).toBe(true)
+  })
+
+  it('extractReluNetwork: a NaN maxGradientRows (once a hang) and other bad options are refused before any query', async () => {
+    const victim = meter(randomTwoLayerRelu({ inputDim: 10, hidden: 3, seed: 1 }))
+    const r = await extractReluNetwork(victim, { seed: 1.5, maxGradientRows: Number.NaN, verifyPoints: -1, tolerance: 0 })()
+    expect(E.isLeft(r) && r.left._tag === 'InvalidOptions' && r.left.issues.map((i) => i.path).sort()).toEqual(['options.maxGradientRows', 'options.seed', 'options.tolerance', 'options.verifyPoints'])
+    expect(victim.usage().gradientRows + victim.usage().predictRows).toBe(0)
+  })
+})

@@ -178,6 +178,16 @@ export const topEigenvalue = (op: (v: Float64Array) => Float64Array, p: number, 
 export const prepareInverseHvp = (model: TwiceDifferentiable, train: Examples, options: InverseHvpOptions = {}): E.Either<ProbeError, InverseHvp> => {
   const n = train.x.rows
   const p = model.numParams
+  // Every solver checks its right-hand side first: a NaN vector once came back as zeros with residual 0.
+  const checked = (inv: InverseHvp): InverseHvp => ({
+    ...inv,
+    solve: (v, o) => {
+      if (!(v instanceof Float64Array) || v.length !== p) return E.left(errors.shapeMismatch('v', `a Float64Array of ${p} values (model.numParams)`, v instanceof Float64Array ? `${v.length} values` : typeof v))
+      const bad = v.findIndex((x) => !Number.isFinite(x))
+      if (bad >= 0) return E.left(errors.invalidInput(`v[${bad}] is ${v[bad]}; the right-hand side must be finite`, `v[${bad}]`))
+      return inv.solve(v, o)
+    },
+  })
   return F.pipe(
     validateInverseHvpOptions(options, n),
     E.chain((): E.Either<ProbeError, InverseHvp> => {
@@ -307,5 +317,6 @@ export const prepareInverseHvp = (model: TwiceDifferentiable, train: Examples, o
         },
       })
     }),
+    E.map(checked),
   )
 }

@@ -104,3 +104,19 @@ describe('LiSSA', () => {
     expect(E.isLeft(r) && r.left._tag === 'NotConverged' && r.left.message.includes('diverged')).toBe(true)
   })
 })
+
+// Inputs that once broke us (a fuzz run against the built packages).
+describe('fixtures: inverse-HVP solvers', () => {
+  it('a NaN or short right-hand side is refused by every method (cg once returned zeros with residual 0)', () => {
+    const ds = gaussianBlobs({ n: 60, dim: 3, classes: 2, seed: 1 })
+    const model = unwrap(SoftmaxRegression.fit(ds.x, ds.y, { numClasses: 2, l2: 0.1 })).model
+    const v = new Float64Array(model.numParams).fill(Number.NaN)
+    for (const method of ['exact', 'cg', 'lissa'] as const) {
+      const inv = unwrap(prepareInverseHvp(model, ds, { method, seed: 1 }))
+      const r = inv.solve(v)
+      expect(E.isLeft(r) && r.left._tag === 'InvalidInput' && r.left.message.includes('v[0]')).toBe(true)
+      const short = inv.solve(new Float64Array(2))
+      expect(E.isLeft(short) && short.left._tag).toBe('ShapeMismatch')
+    }
+  })
+})

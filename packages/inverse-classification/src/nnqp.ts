@@ -3,13 +3,22 @@
  * row-major): an active-set method in the style of Lawson–Hanson. The passive set grows by the
  * most negative gradient component; each step solves the equality-constrained subproblem on the
  * passive set exactly (Cholesky) and steps back to stay feasible when a multiplier would turn
- * negative. Finite termination; the answer is exact up to the Cholesky solves' rounding.
+ * negative.
+ *
+ * H may be singular (dependent constraints: identical competitors, more competitors than free
+ * features). When the entering index j is a combination of the passive ones, H·d = 0 for
+ * d = e_j − Σ αₚ eₚ and the objective falls linearly along d (its slope is the violated gradient
+ * component); the method moves along d until a passive multiplier reaches 0 and swaps it out. If no
+ * passive multiplier limits the move, the objective is unbounded below and `unbounded` holds d: a
+ * direction with d ≥ 0, H·d = 0 and (Hλ + q)ᵀd < 0.
  */
 export interface NnqpResult {
   readonly lambda: Float64Array
   readonly iterations: number
-  /** Indices the solver could not add because they are linearly dependent on the passive set while still violated. */
-  readonly dependent: readonly number[]
+  /** Whether the optimality conditions were met before the iteration cap (always true when `unbounded` is set). */
+  readonly converged: boolean
+  /** A direction of unbounded descent, when the problem has no minimum. */
+  readonly unbounded?: Float64Array
 }
 
 /** Cholesky solve of H[P,P] z = rhs; undefined when H[P,P] is (numerically) singular. */
@@ -49,7 +58,7 @@ export const solveNnqp = (
   q: Float64Array,
   m: number,
   warm?: Float64Array,
-  maxIterations = 10 * m + 50,
+  maxIterations = 20 * m + 50,
 ): NnqpResult => {
   const lambda = warm?.slice() ?? new Float64Array(m)
   for (let j = 0; j < m; j++) if (!(lambda[j]! > 0)) lambda[j] = 0
@@ -58,27 +67,29 @@ export const solveNnqp = (
   let qScale = 1
   for (let j = 0; j < m; j++) qScale = Math.max(qScale, Math.abs(q[j]!))
   const tol = 1e-13 * qScale
-  const blocked = new Set<number>()
   let iterations = 0
+  const gradientAt = (j: number): number => {
+    let g = q[j]!
+    for (const p of passive) g += h[j * m + p]! * lambda[p]!
+    return g
+  }
+
+  // A warm start may hold a dependent passive set: keep a maximal independent subset, in order.
+  {
+    const kept: number[] = []
+    for (const p of passive) {
+      if (solvePassive(h, m, [...kept, p], new Float64Array(kept.length + 1)) !== undefined) kept.push(p)
+      else lambda[p] = 0
+    }
+    passive = kept
+  }
 
   // Bring λ to the optimum of the current passive set, stepping back where it would go negative.
   const settle = (): void => {
-    for (;;) {
-      if (passive.length === 0) return
-      const z = solvePassive(
-        h,
-        m,
-        passive,
-        Float64Array.from(passive, (p) => -q[p]!),
-      )
+    while (passive.length > 0 && iterations <= maxIterations) {
+      const z = solvePassive(h, m, passive, Float64Array.from(passive, (p) => -q[p]!))
       iterations++
-      if (z === undefined) {
-        // Singular: drop the newest passive index and block it.
-        const dropped = passive.pop()!
-        blocked.add(dropped)
-        lambda[dropped] = 0
-        continue
-      }
+      if (z === undefined) return // cannot happen: only independent sets are passive
       if (z.every((v) => v > 0)) {
         passive.forEach((p, i) => (lambda[p] = z[i]!))
         return
@@ -95,8 +106,39 @@ export const solveNnqp = (
         }
         return true
       })
-      if (iterations > maxIterations) return
     }
+  }
+
+  /**
+   * Index j enters but is dependent on the passive set: move along d = e_j − Σ αₚ eₚ (H·d = 0) until a
+   * passive multiplier reaches zero, then swap it for j. Returns d when nothing limits the move.
+   */
+  const rayStep = (j: number): Float64Array | undefined => {
+    const alpha = passive.length === 0 ? new Float64Array(0) : solvePassive(h, m, passive, Float64Array.from(passive, (p) => h[p * m + j]!))!
+    let step = Infinity
+    let leaving = -1
+    passive.forEach((p, i) => {
+      if (alpha[i]! > 1e-12) {
+        const s = lambda[p]! / alpha[i]!
+        if (s < step) {
+          step = s
+          leaving = i
+        }
+      }
+    })
+    if (leaving < 0) {
+      const d = new Float64Array(m)
+      d[j] = 1
+      passive.forEach((p, i) => (d[p] = -alpha[i]!))
+      return d
+    }
+    passive.forEach((p, i) => (lambda[p] = Math.max(0, lambda[p]! - step * alpha[i]!)))
+    lambda[j] = step
+    const out = passive[leaving]!
+    lambda[out] = 0
+    passive = [...passive.filter((p) => p !== out && lambda[p]! > 0), j]
+    for (const p of [...passive]) if (lambda[p] === 0 && p !== j) passive = passive.filter((x) => x !== p)
+    return undefined
   }
 
   settle()
@@ -104,23 +146,20 @@ export const solveNnqp = (
     let best = -1
     let bestGrad = -tol
     for (let j = 0; j < m; j++) {
-      if (lambda[j]! > 0 || blocked.has(j)) continue
-      let g = q[j]!
-      for (const p of passive) g += h[j * m + p]! * lambda[p]!
+      if (passive.includes(j)) continue
+      const g = gradientAt(j)
       if (g < bestGrad) {
         bestGrad = g
         best = j
       }
     }
-    if (best < 0) break
-    passive.push(best)
+    if (best < 0) return { lambda, iterations, converged: true }
+    iterations++
+    if (solvePassive(h, m, [...passive, best], new Float64Array(passive.length + 1)) === undefined) {
+      const d = rayStep(best)
+      if (d !== undefined) return { lambda, iterations, converged: true, unbounded: d }
+    } else passive.push(best)
     settle()
   }
-  const dependent: number[] = []
-  for (const j of blocked) {
-    let g = q[j]!
-    for (const p of passive) g += h[j * m + p]! * lambda[p]!
-    if (g < -tol) dependent.push(j)
-  }
-  return { lambda, iterations, dependent }
+  return { lambda, iterations, converged: false }
 }

@@ -2,7 +2,7 @@ import { either as E, function as F } from 'fp-ts'
 import { errors, type Matrix, type ProbeError } from '@sonde/oracle'
 import { kktResidual, type LinearConstraints } from './constraints.js'
 import { solveNnqp } from './nnqp.js'
-import { clip, clipAlong, distance, resolveProblem, softmaxLogits, type InverseOptions, type InverseResult, type ResolvedProblem, type SoftmaxModel } from './problem.js'
+import { clipAlong, distance, resolveProblem, softmaxLogits, type InverseOptions, type InverseResult, type ResolvedProblem, type SoftmaxModel } from './problem.js'
 import { solveProbability } from './probability.js'
 
 /**
@@ -107,10 +107,14 @@ export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: numb
     }
   }
 
-  // x̃: x0 on free coordinates, the bound on clipped ones; q = g(x̃), the dual's linear term.
+  // x̃: x0 on free coordinates, the bound on clipped ones; q = g(x̃), the dual's linear term. A coordinate
+  // starts clipped only when x0 is strictly outside the box: one on its bound starts free, since the
+  // constraints may pull it inside.
   const xt = clipAlong(x0, 0, undefined, lower, upper)
   const clipped = new Uint8Array(d)
-  for (let i = 0; i < d; i++) clipped[i] = x0[i]! <= lower[i]! || x0[i]! >= upper[i]! ? 1 : 0
+  // A coordinate with lower = upper (an immutable feature) is clipped for good.
+  const fixed = (i: number): boolean => lower[i] === upper[i]
+  for (let i = 0; i < d; i++) clipped[i] = fixed(i) || x0[i]! < lower[i]! || x0[i]! > upper[i]! ? 1 : 0
   const q = cons.values(xt)
   if (q.every((v) => v >= 0)) return E.right(finish(xt, new Float64Array(m), 0))
 
@@ -152,42 +156,101 @@ export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: numb
     }
   }
   for (let i = 0; i < d; i++) if (clipped[i] === 1) rankOne(i, -1)
+  /** Move coordinate i to the state (clipped at `value`, or free) and update q and H to match. */
+  const setState = (i: number, nowClipped: number, value: number): void => {
+    const a = columnOf(i)
+    const dx = value - xt[i]!
+    if (dx !== 0) for (let j = 0; j < m; j++) q[j]! += a[j]! * dx
+    if (nowClipped !== clipped[i]) rankOne(i, nowClipped === 1 ? -1 : 1)
+    clipped[i] = nowClipped
+    xt[i] = value
+  }
 
   let lambda: Float64Array = new Float64Array(m)
   let iterations = 0
   const y = new Float64Array(d)
-  for (let outer = 0; outer < 200; outer++) {
+  const scale = Math.max(1, ...Array.from(q, Math.abs))
+  for (let outer = 0; outer < 50 * (d + m); outer++) {
     const sol = solveNnqp(h, q, m, lambda)
     iterations += sol.iterations + 1
     lambda = sol.lambda
-    if (sol.dependent.length > 0) {
-      return E.left(errors.infeasible(`the constraints against classes ${sol.dependent.map((j) => classOf[j]).join(', ')} cannot be met together with the others within the bounds`))
-    }
+    if (!sol.converged) return E.left(errors.notConverged('inverse softmax (the dual NNQP)', iterations, Number.NaN, 1e-13))
     y.set(x0)
     for (let j = 0; j < m; j++) if (lambda[j]! > 0) cons.addRow(j, lambda[j]!, y)
+    if (sol.unbounded !== undefined) {
+      // With these coordinates held at their bounds the constraints cannot all be met; moving λ along d
+      // leaves the free coordinates where they are (A_F ᵀd = 0) and moves the clipped ones. If one of them
+      // moves into the box, free it at the first such point; if none does, the dual is unbounded on the
+      // whole box and the problem is infeasible (d is the certificate).
+      const dir = sol.unbounded
+      const slope = new Float64Array(d)
+      for (let j = 0; j < m; j++) if (dir[j] !== 0) cons.addRow(j, dir[j]!, slope)
+      let step = Infinity
+      let entering = -1
+      for (let i = 0; i < d; i++) {
+        if (clipped[i] === 0 || fixed(i)) continue
+        const atLower = xt[i] === lower[i]
+        const s = atLower ? (slope[i]! > 0 ? (lower[i]! - y[i]!) / slope[i]! : Infinity) : slope[i]! < 0 ? (upper[i]! - y[i]!) / slope[i]! : Infinity
+        if (Math.max(0, s) < step) {
+          step = Math.max(0, s)
+          entering = i
+        }
+      }
+      if (entering < 0) {
+        const against = Array.from(dir, (v, j) => (v > 0 ? classOf[j]! : -1)).filter((c) => c >= 0)
+        return E.left(errors.infeasible(`no point within the bounds (and immutable features) puts class ${t} ${tau} above classes ${against.join(', ')} at once`))
+      }
+      for (let j = 0; j < m; j++) lambda[j] = Math.max(0, lambda[j]! + step * dir[j]!)
+      setState(entering, 0, x0[entering]!)
+      continue
+    }
+    // A coordinate changes state only when y leaves the box strictly (free → clipped at the bound it
+    // crossed) or moves strictly off its bound towards the inside (clipped → free, even if y lies beyond
+    // the far bound: it must pass through the interior, which keeps it from jumping between bounds). On
+    // its bound it stays as it is, which keeps degenerate problems from cycling. Past d + m rounds, one
+    // coordinate changes per round: the one that violates most.
+    const single = outer >= d + m
     let changed = 0
+    let worst = -1
+    let worstBy = -Infinity
     for (let i = 0; i < d; i++) {
       const lo = lower[i]!
       const hi = upper[i]!
-      const nowClipped = y[i]! <= lo || y[i]! >= hi ? 1 : 0
-      const value = nowClipped === 1 ? clip(y[i]!, lo, hi) : x0[i]!
-      if (nowClipped === clipped[i] && value === xt[i]) continue
+      if (fixed(i)) continue
+      let by: number
+      if (clipped[i] === 0) by = Math.max(lo - y[i]!, y[i]! - hi)
+      else by = xt[i] === lo ? y[i]! - lo : hi - y[i]!
+      // Rounding in y (≈ 1e-16 of its terms) must not flip a coordinate that sits on its bound.
+      if (!(by > 1e-12 * Math.max(1, Math.abs(y[i]!)))) continue
+      if (single) {
+        if (by > worstBy) {
+          worst = i
+          worstBy = by
+        }
+        continue
+      }
+      if (clipped[i] === 1) setState(i, 0, x0[i]!)
+      else setState(i, 1, y[i]! < lo ? lo : hi)
       changed++
-      const a = columnOf(i)
-      const dx = value - xt[i]!
-      if (dx !== 0) for (let j = 0; j < m; j++) q[j]! += a[j]! * dx
-      if (nowClipped !== clipped[i]) rankOne(i, nowClipped === 1 ? -1 : 1)
-      clipped[i] = nowClipped
-      xt[i] = value
+    }
+    if (single && worst >= 0) {
+      if (clipped[worst] === 1) setState(worst, 0, x0[worst]!)
+      else setState(worst, 1, y[worst]! < lower[worst]! ? lower[worst]! : upper[worst]!)
+      changed++
     }
     if (changed === 0) {
       const x = clipAlong(y, 0, undefined, lower, upper)
-      return E.right(finish(x, lambda, iterations))
+      const result = finish(x, lambda, iterations)
+      // The certificate is enforced, not just reported: rounding aside, KKT holds exactly at this point.
+      // Complementarity |λⱼ gⱼ| is a product, so the tolerance scales with the largest multiplier too.
+      const tolerance = 1e-9 * scale * Math.max(1, ...Array.from(lambda))
+      if (!(result.kktResidual <= tolerance)) return E.left(errors.notConverged('inverse softmax (active set over clipped coordinates)', iterations, result.kktResidual, tolerance))
+      return E.right(result)
     }
   }
   return E.left({
-    ...errors.notConverged('inverse softmax (active set over clipped coordinates)', iterations, Number.POSITIVE_INFINITY, 0),
-    message: `inverse softmax did not converge: the set of clipped coordinates still changed after 200 rounds (${iterations} iterations); please report the problem`,
+    ...errors.notConverged('inverse softmax (active set over clipped coordinates)', iterations, Number.NaN, 1e-9),
+    message: `inverse softmax did not converge: the set of clipped coordinates still changed after ${50 * (d + m)} rounds (${iterations} iterations); please report the problem`,
   })
 }
 

@@ -176,6 +176,12 @@ export abstract class LinearClassifier implements GradientOracle, TwiceDifferent
   readonly predict = (x: Matrix): TE.TaskEither<OracleError, Prediction> =>
     guardPredict(this.info, (q) => {
       const z = glm.linearOutputs(this.shape, this.theta, q)
+      // Finite inputs can still overflow the logits (|x| near 1e308): say so rather than answer NaN.
+      const over = z.findIndex((v) => !Number.isFinite(v))
+      if (over >= 0) {
+        const i = Math.floor(over / this.shape.m)
+        return TE.left(errors.invalidInput(`x[${i}] is too large for this model: its logits overflow float64 (${z[over]})`, `x[${i}]`))
+      }
       const logits = this.revealLogits(z, q.rows)
       const labels = labelsFromScores(logits)
       if (this.info.output === 'label') return TE.right({ labels })

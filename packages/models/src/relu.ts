@@ -64,7 +64,13 @@ export class TwoLayerRelu implements GradientOracle {
     if (w.data.length !== w.rows * w.cols) problems.push('hiddenWeights.data does not match its shape')
     if (b.length !== h) problems.push(`hiddenBias has ${b.length} values; hiddenWeights has ${h} rows`)
     if (a.cols !== h) problems.push(`outputWeights has ${a.cols} columns; expected ${h} (hidden units)`)
+    if (a.data.length !== a.rows * a.cols) problems.push('outputWeights.data does not match its shape')
     if (params.outputBias !== undefined && params.outputBias.length !== k) problems.push(`outputBias has ${params.outputBias.length} values; expected ${k}`)
+    // Once accepted: NaN weights answered NaN logits.
+    for (const [name, values] of [['hiddenWeights', w.data], ['hiddenBias', b], ['outputWeights', a.data], ['outputBias', params.outputBias ?? new Float64Array(0)]] as const) {
+      const bad = values.findIndex((v) => !Number.isFinite(v))
+      if (bad >= 0) problems.push(`${name}[${bad}] is ${values[bad]}; parameters must be finite`)
+    }
     if (problems.length > 0) throw new SondeError(errors.invalidInput(`TwoLayerRelu: ${problems.join('; ')}`, 'params'))
     this.hiddenWeights = w
     this.hiddenBias = b

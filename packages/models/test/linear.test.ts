@@ -235,3 +235,14 @@ describe('fit errors', () => {
     expect(E.isLeft(r3) && r3.left._tag).toBe('ShapeMismatch')
   })
 })
+
+// Inputs that once broke us (a fuzz run against the built packages).
+describe('fixtures: linear models', () => {
+  it('a finite input large enough to overflow the logits is InvalidInput naming the row, never NaN probabilities', async () => {
+    const model = new LogisticRegression({ weights: Float64Array.of(2, 2), bias: 0 })
+    const r = await model.predict({ rows: 2, cols: 2, data: Float64Array.of(0.5, 0.5, 1e308, 1e308) })()
+    expect(r._tag === 'Left' && r.left._tag === 'InvalidInput' && r.left.path).toBe('x[1]')
+    const fine = await model.predict({ rows: 1, cols: 2, data: Float64Array.of(1e3, -1e3) })()
+    expect(fine._tag === 'Right' && fine.right.scores!.data.every(Number.isFinite)).toBe(true)
+  })
+})

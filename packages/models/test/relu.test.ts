@@ -59,3 +59,23 @@ describe('TwoLayerRelu', () => {
     expect(() => randomTwoLayerRelu({ inputDim: 0, hidden: 2, seed: 1 })).toThrow(/inputDim is 0/)
   })
 })
+
+// Inputs that once broke us (a fuzz run against the built packages).
+describe('fixtures: TwoLayerRelu', () => {
+  it('refuses NaN and short weights with a SondeError naming them', () => {
+    const m = (rows: number, cols: number, data: Float64Array) => ({ rows, cols, data })
+    const cases = [
+      { hiddenWeights: m(2, 2, Float64Array.of(1, Number.NaN, 0, 1)), hiddenBias: new Float64Array(2), outputWeights: m(1, 2, Float64Array.of(1, 1)) },
+      { hiddenWeights: m(2, 2, Float64Array.of(1, 0, 0, 1)), hiddenBias: new Float64Array(2), outputWeights: m(1, 2, Float64Array.of(1)) },
+    ]
+    for (const [i, params] of cases.entries()) {
+      let thrown: unknown
+      try {
+        new TwoLayerRelu(params)
+      } catch (e) {
+        thrown = e
+      }
+      expect(thrown instanceof SondeError && thrown.error.message.includes(i === 0 ? 'hiddenWeights[1] is NaN' : 'outputWeights.data')).toBe(true)
+    }
+  })
+})

@@ -30,7 +30,7 @@ export {
   type OutputKind,
   type Prediction,
 } from './oracle.js'
-export { validateQuery, validateClasses, validateScores, validateLabels, validateGradient, validateInfo } from './validate.js'
+export { validateQuery, validateClasses, validateScores, validatePrediction, validateLabels, validateGradient, validateInfo } from './validate.js'
 export {
   fromFunction,
   labelThreshold,
@@ -46,6 +46,7 @@ export { batch } from './middleware/batch.js'
 export { cache, type CacheOptions, type CacheStats, type Cached } from './middleware/cache.js'
 export { labelOnly, topK } from './middleware/reveal.js'
 export { retry, type RetryOptions } from './middleware/retry.js'
+export { timeout, withTimeout } from './middleware/timeout.js'
 export { decoders, type Decoder, type DecodeIssue, type NumberConstraints } from './decoder.js'
 export {
   makeContext,

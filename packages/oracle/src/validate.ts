@@ -1,8 +1,8 @@
-import { either as E } from 'fp-ts'
+import { either as E, function as F } from 'fp-ts'
 import { errors, type OracleError } from './errors.js'
 import type { Matrix } from './matrix.js'
 import { featureBounds } from './domain.js'
-import type { OracleInfo } from './oracle.js'
+import type { OracleInfo, Prediction } from './oracle.js'
 
 
 /**
@@ -97,23 +97,62 @@ export const validateClasses = (
 /**
  * Check what an oracle implementation returned against what its info promises; used by the
  * adapters so a faulty model surfaces as `BadResponse`, not as a wrong answer downstream.
+ *
+ * Scores must have rows × numClasses values, every one finite; probabilities must lie in [0, 1] and each
+ * row must sum to 1 (to 1e-4: float32 models round). Where `info.topK` is set, hidden scores are NaN and
+ * the sum is not checked.
+ *
+ * @example
+ * validateScores(oracle.info, 2, { rows: 2, cols: 2, data: Float64Array.of(0.5, 0.5, 1, 0) }) // Right
  */
 export const validateScores = (info: OracleInfo, rows: number, scores: Matrix): E.Either<OracleError, Matrix> => {
+  if (scores === null || typeof scores !== 'object' || !(scores.data instanceof Float64Array)) {
+    return E.left(errors.badResponse(`oracle '${info.id}' returned scores that are not a matrix with a Float64Array of data`))
+  }
   if (scores.rows !== rows || scores.cols !== info.numClasses || scores.data.length !== rows * info.numClasses) {
     return E.left(
       errors.badResponse(
-        `oracle '${info.id}' returned scores of ${scores.rows}×${scores.cols}; expected ${rows}×${info.numClasses} (rows × info.numClasses)`,
+        `oracle '${info.id}' returned scores of ${scores.rows}×${scores.cols} (${scores.data.length} values); expected ${rows}×${info.numClasses} (rows × info.numClasses)`,
       ),
     )
   }
-  for (let k = 0; k < scores.data.length; k++) {
-    if (Number.isNaN(scores.data[k]!)) {
-      return E.left(
-        errors.badResponse(`oracle '${info.id}' returned NaN at scores[${Math.floor(k / scores.cols)}][${k % scores.cols}]`),
-      )
+  const k = info.numClasses
+  const hidden = info.topK !== undefined
+  const probabilities = info.output === 'probabilities'
+  for (let i = 0; i < rows; i++) {
+    let sum = 0
+    for (let c = 0; c < k; c++) {
+      const v = scores.data[i * k + c]!
+      if (hidden && Number.isNaN(v)) continue
+      if (!Number.isFinite(v)) return E.left(errors.badResponse(`oracle '${info.id}' returned ${v} at scores[${i}][${c}]; scores must be finite`))
+      if (probabilities && (v < -1e-6 || v > 1 + 1e-6)) {
+        return E.left(errors.badResponse(`oracle '${info.id}' returned the probability ${v} at scores[${i}][${c}]; expected a number in [0, 1]`))
+      }
+      sum += v
+    }
+    if (probabilities && !hidden && k > 1 && !(Math.abs(sum - 1) <= 1e-4)) {
+      return E.left(errors.badResponse(`oracle '${info.id}' returned probabilities summing to ${sum} in row ${i}; each row must sum to 1`))
     }
   }
   return E.right(scores)
+}
+
+/**
+ * Check a whole prediction against `info` for a query of `rows` rows: one label per row in range, and
+ * scores as {@link validateScores} wants them unless the oracle reveals labels only. Middleware that
+ * reassembles answers (`cache`, `batch`) checks what the oracle below returned with it.
+ *
+ * @example
+ * validatePrediction(oracle.info, x.rows, prediction) // Left(BadResponse) for a short answer
+ */
+export const validatePrediction = (info: OracleInfo, rows: number, p: Prediction): E.Either<OracleError, Prediction> => {
+  if (p === null || typeof p !== 'object' || !(p.labels instanceof Int32Array)) {
+    return E.left(errors.badResponse(`oracle '${info.id}' returned a prediction without an Int32Array of labels`))
+  }
+  return F.pipe(
+    validateLabels(info, rows, p.labels),
+    E.chain(() => (info.output === 'label' ? E.right(p) : p.scores === undefined ? E.left(errors.badResponse(`oracle '${info.id}' promises ${info.output} but returned no scores`)) : F.pipe(validateScores(info, rows, p.scores), E.map(() => p)))),
+  )
 }
 
 /** Check labels returned by a label-only implementation. */
@@ -131,14 +170,28 @@ export const validateLabels = (info: OracleInfo, rows: number, labels: Int32Arra
   return E.right(labels)
 }
 
-/** Check a gradient matrix returned by an implementation. */
+/**
+ * Check a gradient matrix returned by an implementation: rows × inputDim values, every one finite (the
+ * error names the row and column of the first that is not).
+ *
+ * @example
+ * validateGradient(oracle.info, x.rows, g) // Left(BadResponse) for a NaN gradient
+ */
 export const validateGradient = (info: OracleInfo, rows: number, g: Matrix): E.Either<OracleError, Matrix> => {
+  if (g === null || typeof g !== 'object' || !(g.data instanceof Float64Array)) {
+    return E.left(errors.badResponse(`oracle '${info.id}' returned a gradient that is not a matrix with a Float64Array of data`))
+  }
   if (g.rows !== rows || g.cols !== info.inputDim || g.data.length !== rows * info.inputDim) {
     return E.left(
       errors.badResponse(
-        `oracle '${info.id}' returned a gradient of ${g.rows}×${g.cols}; expected ${rows}×${info.inputDim}`,
+        `oracle '${info.id}' returned a gradient of ${g.rows}×${g.cols} (${g.data.length} values); expected ${rows}×${info.inputDim}`,
       ),
     )
+  }
+  for (let q = 0; q < g.data.length; q++) {
+    if (!Number.isFinite(g.data[q]!)) {
+      return E.left(errors.badResponse(`oracle '${info.id}' returned ${g.data[q]} at gradient[${Math.floor(q / g.cols)}][${q % g.cols}]; gradients must be finite`))
+    }
   }
   return E.right(g)
 }
@@ -160,9 +213,25 @@ export const validateInfo = (info: OracleInfo): E.Either<OracleError, OracleInfo
     problems.push(`classNames has ${info.classNames.length} names; numClasses is ${info.numClasses}`)
   }
   if (info.domain !== undefined) {
+    let shapes = true
     for (const side of ['lower', 'upper'] as const) {
       const b = info.domain[side]
-      if (typeof b !== 'number' && b.length !== info.inputDim) problems.push(`domain.${side} has ${b.length} values; inputDim is ${info.inputDim}`)
+      if (typeof b !== 'number' && !(b instanceof Float64Array)) {
+        problems.push(`domain.${side} is neither a number nor a Float64Array`)
+        shapes = false
+      } else if (typeof b !== 'number' && b.length !== info.inputDim) {
+        problems.push(`domain.${side} has ${b.length} values; inputDim is ${info.inputDim}`)
+        shapes = false
+      }
+    }
+    if (shapes && Number.isInteger(info.inputDim)) {
+      for (let j = 0; j < info.inputDim; j++) {
+        const [lo, hi] = featureBounds(info, j)
+        if (Number.isNaN(lo) || Number.isNaN(hi) || lo > hi) {
+          problems.push(`domain of feature ${j} is [${lo}, ${hi}]; expected lower ≤ upper, neither NaN`)
+          break
+        }
+      }
     }
   }
   return problems.length === 0

@@ -4,6 +4,7 @@ import { labelsFromScores, type Matrix } from '../matrix.js'
 import type { GradientOracle, Oracle, OracleInfo, Prediction } from '../oracle.js'
 import { validateGradient, validateInfo, validateLabels, validateScores } from '../validate.js'
 import { guardGradient, guardPredict } from './guard.js'
+import { withTimeout } from '../middleware/timeout.js'
 
 /** A model as a function: rows in, a score matrix (rows × numClasses) or one label per row out. */
 export type PredictFunction = (x: Matrix) => Matrix | Int32Array | Promise<Matrix | Int32Array>
@@ -15,6 +16,11 @@ export type GradientFunction = (x: Matrix, cls: Int32Array) => Matrix | Promise<
 export interface FromFunctionOptions {
   /** Makes the oracle a {@link GradientOracle}. */
   readonly gradient?: GradientFunction
+  /**
+   * Longest wait for one call of `predict` or `gradient`, in ms: past it the query fails with `Timeout`
+   * (retryable). The function's late answer is dropped. Default: no limit.
+   */
+  readonly timeoutMs?: number
 }
 
 /** The score above which a single-column oracle says `1`: 0 for a logit, 0.5 for a probability. */
@@ -22,11 +28,20 @@ export const labelThreshold = (info: OracleInfo): number => (info.output === 'pr
 
 const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
-/** Turn a function that may throw or reject into a task whose failure is a `BadResponse`. */
+const oracleTags = new Set<string>(['InvalidInput', 'ShapeMismatch', 'BudgetExhausted', 'Transport', 'BadResponse', 'Timeout', 'Aborted', 'MissingCapability'])
+
+/**
+ * Turn a function that may throw or reject into a task. A thrown {@link SondeError} whose error an oracle
+ * can return keeps its tag and data — `new SondeError(errors.transport('HTTP 503', true))` stays a
+ * retryable `Transport` error, so `retry()` works through it; anything else becomes a `BadResponse`.
+ */
 export const attempt = <A>(what: string, f: () => A | Promise<A>): TE.TaskEither<OracleError, A> =>
   TE.tryCatch(
     async () => await f(),
-    (cause) => errors.badResponse(`${what} threw: ${describe(cause)}`, cause),
+    (cause) =>
+      cause instanceof SondeError && oracleTags.has(cause.error._tag)
+        ? (cause.error as OracleError)
+        : errors.badResponse(`${what} threw: ${describe(cause)}`, cause),
   )
 
 const toPrediction = (info: OracleInfo, rows: number, out: Matrix | Int32Array): E.Either<OracleError, Prediction> => {
@@ -52,7 +67,10 @@ const toPrediction = (info: OracleInfo, rows: number, out: Matrix | Int32Array):
  *
  * The oracle validates every query (shape, finite values, `info.domain`) before calling your
  * function, checks what it returns against `info` (`BadResponse` otherwise), and turns a throw
- * or a rejection into a `BadResponse` error value. A query with zero rows never calls it.
+ * or a rejection into an error value: a thrown {@link SondeError} keeps its error — throw
+ * `new SondeError(errors.transport('HTTP 503', true))` to mark a failure retryable for `retry()` —
+ * anything else becomes a `BadResponse`. `timeoutMs` bounds each call (`Timeout`, retryable).
+ * A query with zero rows never calls it.
  *
  * Gotcha: `info` is checked here and a bad one throws a {@link SondeError} at once — a wrong
  * description is a programming error, better seen at start-up than at the first query.
@@ -81,11 +99,14 @@ export function fromFunction(info: OracleInfo, predict: PredictFunction, options
 export function fromFunction(info: OracleInfo, predict: PredictFunction, options: FromFunctionOptions = {}): Oracle {
   const checked = validateInfo(info)
   if (E.isLeft(checked)) throw new SondeError(checked.left)
+  const limit = options.timeoutMs
+  if (limit !== undefined && !(limit > 0)) throw new SondeError(errors.invalidInput(`timeoutMs is ${limit}; expected a positive number of milliseconds`, 'options.timeoutMs'))
+  const bounded = <A>(what: string, task: TE.TaskEither<OracleError, A>): TE.TaskEither<OracleError, A> => (limit === undefined ? task : withTimeout(task, limit, what))
   const oracle: Oracle = {
     info,
     predict: guardPredict(info, (q) =>
       F.pipe(
-        attempt(`the predict function of '${info.id}'`, () => predict(q)),
+        bounded(`the predict function of '${info.id}'`, attempt(`the predict function of '${info.id}'`, () => predict(q))),
         TE.chainEitherK((out) => toPrediction(info, q.rows, out)),
       ),
     ),
@@ -96,7 +117,7 @@ export function fromFunction(info: OracleInfo, predict: PredictFunction, options
     ...oracle,
     gradient: guardGradient(info, (q, c) =>
       F.pipe(
-        attempt(`the gradient function of '${info.id}'`, () => gradient(q, c)),
+        bounded(`the gradient function of '${info.id}'`, attempt(`the gradient function of '${info.id}'`, () => gradient(q, c))),
         TE.chainEitherK((g) => validateGradient(info, q.rows, g)),
       ),
     ),

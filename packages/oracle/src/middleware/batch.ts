@@ -1,8 +1,9 @@
-import { readonlyArray as RA, taskEither as TE, function as F } from 'fp-ts'
+import { either as E, readonlyArray as RA, taskEither as TE, function as F } from 'fp-ts'
 import { errors, SondeError, type OracleError } from '../errors.js'
 import { concatRows, type Matrix } from '../matrix.js'
 import { hasGradients, type Oracle, type Prediction } from '../oracle.js'
 import { extendOracle } from './extend.js'
+import { validateGradient, validatePrediction, validateQuery } from '../validate.js'
 
 const sliceRows = (x: Matrix, start: number, end: number): Matrix => ({
   rows: end - start,
@@ -46,27 +47,36 @@ export const batch =
     if (!Number.isInteger(maxRows) || maxRows < 1) {
       throw new SondeError(errors.invalidInput(`batch size is ${maxRows}; expected a positive integer`, 'maxRows'))
     }
+    const info = oracle.info
     return extendOracle(oracle, {
       predict: (x) =>
-        x.rows <= maxRows
-          ? oracle.predict(x)
-          : F.pipe(
-              chunks(x.rows, maxRows),
-              RA.map(([s, e]) => oracle.predict(sliceRows(x, s, e))),
-              TE.sequenceSeqArray,
-              TE.map(concatPredictions),
-            ),
+        F.pipe(
+          // The query is checked whole before it is cut: a 4×3 matrix with 13 values is refused, not sliced.
+          TE.fromEither(validateQuery(info, x)),
+          TE.chain((q) =>
+            q.rows <= maxRows
+              ? oracle.predict(q)
+              : F.pipe(
+                  chunks(q.rows, maxRows),
+                  RA.map(([s, e]) => F.pipe(oracle.predict(sliceRows(q, s, e)), TE.chainEitherK((p) => validatePrediction(info, e - s, p)))),
+                  TE.sequenceSeqArray,
+                  TE.map(concatPredictions),
+                ),
+          ),
+        ),
       ...(hasGradients(oracle)
         ? {
             gradient: (x: Matrix, cls: number | Int32Array): TE.TaskEither<OracleError, Matrix> =>
-              x.rows <= maxRows
+              E.isLeft(validateQuery(info, x))
+                ? TE.fromEither(validateQuery(info, x))
+                : x.rows <= maxRows
                 ? oracle.gradient(x, cls)
                 : F.pipe(
                     chunks(x.rows, maxRows),
                     RA.map(([s, e]) =>
-                      oracle.gradient(
-                        sliceRows(x, s, e),
-                        typeof cls === 'number' || cls.length !== x.rows ? cls : cls.subarray(s, e),
+                      F.pipe(
+                        oracle.gradient(sliceRows(x, s, e), typeof cls === 'number' || cls.length !== x.rows ? cls : cls.subarray(s, e)),
+                        TE.chainEitherK((g) => validateGradient(info, e - s, g)),
                       ),
                     ),
                     TE.sequenceSeqArray,

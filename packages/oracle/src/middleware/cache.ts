@@ -2,7 +2,7 @@ import { either as E, taskEither as TE, function as F } from 'fp-ts'
 import { errors, SondeError, type OracleError } from '../errors.js'
 import { row, type Matrix } from '../matrix.js'
 import { hasGradients, type Oracle, type Prediction } from '../oracle.js'
-import { validateClasses, validateQuery } from '../validate.js'
+import { validateClasses, validateGradient, validatePrediction, validateQuery } from '../validate.js'
 import { extendOracle } from './extend.js'
 
 /** Hits and misses of a {@link cache}, by kind of query. Misses are the rows sent below. */
@@ -182,6 +182,8 @@ export const cache =
             (miss) =>
               F.pipe(
                 oracle.predict(subset(q, miss)),
+                // A short or malformed answer from below is a BadResponse, never rows made up here.
+                TE.chainEitherK((p) => validatePrediction(info, miss.length, p)),
                 TE.map((p) =>
                   Array.from(miss, (_, m): PredictEntry => ({
                     label: p.labels[m]!,
@@ -221,6 +223,7 @@ export const cache =
               (miss) =>
                 F.pipe(
                   base.gradient(subset(q, miss), Int32Array.from(miss, (r) => c[r]!)),
+                  TE.chainEitherK((g) => validateGradient(info, miss.length, g)),
                   TE.map((g) => Array.from(miss, (_, m) => g.data.slice(m * g.cols, (m + 1) * g.cols))),
                 ),
               (h, m) => (stats = { ...stats, gradientHits: stats.gradientHits + h, gradientMisses: stats.gradientMisses + m }),

@@ -1,0 +1,56 @@
+import { taskEither as TE } from 'fp-ts'
+import { errors, SondeError, type OracleError } from '../errors.js'
+import { hasGradients, type Oracle } from '../oracle.js'
+import { extendOracle } from './extend.js'
+
+/**
+ * `task`, or `Timeout` if it has not settled within `ms` milliseconds. The late answer, if it ever comes,
+ * is dropped; the timer never outlives the race.
+ */
+export const withTimeout =
+  <A>(task: TE.TaskEither<OracleError, A>, ms: number, what = 'the oracle'): TE.TaskEither<OracleError, A> =>
+  () =>
+    new Promise((resolve) => {
+      let settled = false
+      const timer = setTimeout(() => {
+        if (settled) return
+        settled = true
+        resolve({ _tag: 'Left', left: errors.timeout(ms, what) })
+      }, ms)
+      task().then(
+        (result) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resolve(result)
+        },
+        (cause: unknown) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resolve({ _tag: 'Left', left: errors.badResponse(`${what} rejected: ${cause instanceof Error ? cause.message : String(cause)}`, cause) })
+        },
+      )
+    })
+
+/**
+ * Bound every query: one that has not answered within `ms` milliseconds fails with `Timeout`, which
+ * `retry()` treats as retryable. Put it right above a remote adapter, under `retry`, so each attempt has
+ * its own limit: `pipe(remote, timeout(5_000), retry(), budget(n))`.
+ *
+ * Gotcha: the slow call is not cancelled (an oracle has no cancel); its answer is dropped when it comes.
+ * A budget below the timeout has charged it, as for any query that may have reached the model.
+ *
+ * @example
+ * const bounded = pipe(remote, timeout(2_000))
+ */
+export const timeout =
+  (ms: number) =>
+  <O extends Oracle>(oracle: O): O => {
+    if (!(ms > 0) || !Number.isFinite(ms)) throw new SondeError(errors.invalidInput(`timeout is ${ms} ms; expected a positive finite number`, 'ms'))
+    const what = `oracle '${oracle.info.id}'`
+    return extendOracle(oracle, {
+      predict: (x) => withTimeout(oracle.predict(x), ms, what),
+      ...(hasGradients(oracle) ? { gradient: (x, cls) => withTimeout(oracle.gradient(x, cls), ms, what) } : {}),
+    })
+  }

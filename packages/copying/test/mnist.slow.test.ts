@@ -1,8 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { toPromise, type Oracle } from '@sonde/oracle'
-import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
-import { loadMnist, stratifiedSplit, subset, type Dataset } from '@sonde/datasets'
+import { loadMnist, type Dataset } from '@sonde/datasets'
+import { digitVictim } from './digit-victim.js'
 import { copyClassifier, empiricalFidelityError, jitter, mlpCopy, treeCopy, uniformBox } from '../src/index.js'
 
 let victim: Oracle
@@ -10,14 +9,7 @@ let reference: Dataset
 let heldOut: Dataset
 
 beforeAll(async () => {
-  await useFastestBackend()
-  const mnist = loadMnist()
-  const { train, test } = stratifiedSplit(mnist.y, { testFraction: 0.2, seed: 1 })
-  reference = subset(mnist, train)
-  heldOut = subset(mnist, test)
-  const model = buildMlp({ inputDim: 784, hidden: [128], numClasses: 10, seed: 1 })
-  await toPromise(trainClassifier(model, reference.x, reference.y, { epochs: 12, seed: 1 }))
-  victim = fromTfjsModel(model, { output: 'label', id: 'mnist-mlp', domain: { lower: 0, upper: 1 } })
+  ;({ victim, reference, heldOut } = await digitVictim(loadMnist(), 128, 'mnist-mlp'))
 })
 
 // Paper scale (the tier's timeout is 600 s): training the victim on 8,000 digits, then copying it from 20,000

@@ -1,8 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { toPromise, type Oracle } from '@sonde/oracle'
-import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
-import { downsampleImages, loadMnist, stratifiedSplit, subset, type Dataset } from '@sonde/datasets'
+import { downsampleImages, loadMnist, type Dataset } from '@sonde/datasets'
+import { digitVictim } from './digit-victim.js'
 import { copyClassifier, empiricalFidelityError, jitter, mlpCopy } from '../src/index.js'
 
 let victim: Oracle
@@ -12,14 +11,7 @@ let heldOut: Dataset
 // mnist.slow.test.ts copies a 784-128-10 victim from 20,000 queries; this is the same check on 14×14 digits:
 // a 196-32-10 victim trained on 8,000 of them, copied from 10,000 jittered reference points into a 196-128-10 MLP.
 beforeAll(async () => {
-  await useFastestBackend()
-  const mnist = downsampleImages(loadMnist(), { width: 28, height: 28, factor: 2 })
-  const { train, test } = stratifiedSplit(mnist.y, { testFraction: 0.2, seed: 1 })
-  reference = subset(mnist, train)
-  heldOut = subset(mnist, test)
-  const model = buildMlp({ inputDim: 196, hidden: [32], numClasses: 10, seed: 1 })
-  await toPromise(trainClassifier(model, reference.x, reference.y, { epochs: 12, seed: 1 }))
-  victim = fromTfjsModel(model, { output: 'label', id: 'mnist14-mlp', domain: { lower: 0, upper: 1 } })
+  ;({ victim, reference, heldOut } = await digitVictim(downsampleImages(loadMnist(), { width: 28, height: 28, factor: 2 }), 32, 'mnist14-mlp'))
 })
 
 describe('copying a small digit MLP from labels', () => {

@@ -1,26 +1,17 @@
 import { beforeAll, describe, it } from 'vitest'
-import { createRng, fromFunction, toPromise, type Matrix } from '@sonde/oracle'
+import { createRng, toPromise } from '@sonde/oracle'
 import { expectSeeded } from '@sonde/oracle/testing'
 import { buildMlp, useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs } from '@sonde/datasets'
-import { correctModel, defuse, findMisclassifications, fitDirichletProcessGmm, labelRegions, regionSamples, sampleComponent, trainVae, type Generator } from '../src/index.js'
+import { correctModel, defuse, findMisclassifications, fitDirichletProcessGmm, labelRegions, regionSamples, sampleComponent, trainVae } from '../src/index.js'
+import { identity, model, planeSources } from './plane.js'
 
 beforeAll(async () => {
   await useFastestBackend()
 })
 
-// The planted bug of identification.test.ts: the identity generator on the plane, a model that says 0 in a disc
-// where the truth is 1.
-const identity: Generator = { latentDim: 2, encode: (x) => ({ ...x, data: x.data.slice() }), decode: (z) => ({ ...z, data: z.data.slice() }) }
-const inBug = (a: number, b: number) => (a - 2) ** 2 + (b - 3) ** 2 < 1
-const model = fromFunction({ id: 'planted-2d', inputDim: 2, numClasses: 2, output: 'label' }, (x) =>
-  Int32Array.from({ length: x.rows }, (_, i) => (x.data[2 * i]! > 0 && !inBug(x.data[2 * i]!, x.data[2 * i + 1]!) ? 1 : 0)),
-)
-const sources = (() => {
-  const rng = createRng(3)
-  const x: Matrix = { rows: 120, cols: 2, data: Float64Array.from({ length: 240 }, (_, k) => (k % 2 === 0 ? 0.5 + 3 * rng.next() : 6 * rng.next())) }
-  return { x, y: new Int32Array(120).fill(1) }
-})()
+// The planted bug of identification.test.ts (plane.ts).
+const sources = planeSources(120)
 const defuseOptions = { perturbations: 10, keepPerSource: 3, scale: 1.5, samplesPerRegion: 40, regions: { maxComponents: 8 } }
 
 // The determinism tier: every stochastic public function, twice with one seed → bit-identical, another seed → different.

@@ -1,27 +1,10 @@
 import { either as E, function as F, taskEither as TE } from 'fp-ts'
 import { describe, expect, it } from 'vitest'
-import { budget, createRng, fromFunction, makeContext, makeRegistry, meter, runProbe, toPromise, type Matrix } from '@sonde/oracle'
+import { budget, fromFunction, makeContext, makeRegistry, meter, runProbe, toPromise, type Matrix } from '@sonde/oracle'
 import { defuse, defuseProbe, findMisclassificationRegions, findMisclassifications, labelRegions, majorityLabeller, type Generator } from '../src/index.js'
+import { identity, model, planeSources } from './plane.js'
 
-// The identity generator on the plane, and a classifier with a planted bug: the truth is
-// "x₀ > 0 → class 1", but the model says 0 in the disc of radius 1 around (2, 3).
-const identity: Generator = { latentDim: 2, encode: (x) => ({ ...x, data: x.data.slice() }), decode: (z) => ({ ...z, data: z.data.slice() }) }
-const inBug = (a: number, b: number) => (a - 2) ** 2 + (b - 3) ** 2 < 1
-const model = fromFunction({ id: 'planted-2d', inputDim: 2, numClasses: 2, output: 'label' }, (x) =>
-  Int32Array.from({ length: x.rows }, (_, i) => (x.data[2 * i]! > 0 && !inBug(x.data[2 * i]!, x.data[2 * i + 1]!) ? 1 : 0)),
-)
-const sources = (() => {
-  const rng = createRng(3)
-  const n = 300
-  const data = new Float64Array(2 * n)
-  for (let i = 0; i < n; i++) {
-    data[2 * i] = 0.5 + 3 * rng.next()
-    data[2 * i + 1] = 6 * rng.next()
-  }
-  const x: Matrix = { rows: n, cols: 2, data }
-  const y = Int32Array.from({ length: n }, (_, i) => (inBug(data[2 * i]!, data[2 * i + 1]!) ? 1 : 1)) // all truly class 1
-  return { x, y }
-})()
+const sources = planeSources(300)
 
 describe('findMisclassifications', () => {
   it('spends n·Q label queries, keeps only misclassified decodes, at most N per source, smallest perturbation first', async () => {

@@ -95,7 +95,7 @@ export const copyClassifier = (oracle: Oracle, options: CopyOptions): TE.TaskEit
       const drawn = await options.sampler.draw(n, ctx)()
       if (E.isLeft(drawn)) return drawn
       if (drawn.right.y.length !== n) {
-        return E.left(errors.badResponse(`sampler '${options.sampler.name}' returned ${drawn.right.y.length} points for ${n} requested`))
+        return E.left(errors.pluginFailed(`sampler '${options.sampler.name}'`, `returned ${drawn.right.y.length} points for ${n} requested`))
       }
       labelled = concatLabelled(labelled, drawn.right)
       trained?.dispose()

@@ -96,7 +96,7 @@ export const treeCopy = (o: { readonly maxDepth?: number; readonly minNumSamples
     const rows = (m: Matrix): number[][] => Array.from({ length: m.rows }, (_, i) => Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)))
     const trained = E.tryCatch(
       () => tree.train(rows(x), Array.from(y)),
-      (cause): ProbeError => errors.badResponse(`training the tree failed: ${cause instanceof Error ? cause.message : String(cause)}`, cause),
+      (cause): ProbeError => errors.trainingFailed(`training the tree failed: ${cause instanceof Error ? cause.message : String(cause)}`, cause),
     )
     if (E.isLeft(trained)) return TE.left(trained.left)
     const k = Math.max(info.numClasses, 2)

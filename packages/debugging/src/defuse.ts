@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { clipToDomain, createRng, errors, permutation, takeRows, validatePrediction, type Matrix, type Oracle, type ProbeError } from '@sonde/oracle'
+import { clipToDomain, createRng, errorFromThrown, errors, SondeError, permutation, takeRows, validatePrediction, type Matrix, type Oracle, type ProbeError } from '@sonde/oracle'
 import { callForeignMatrix } from './foreign.js'
 import { imageGrid } from '@sonde/datasets'
 import { fitDirichletProcessGmm, sampleComponent, type DpGmm, type DpGmmOptions, type GmmComponent } from './gmm.js'
@@ -289,13 +289,13 @@ export const labelRegions = (
         const samples = regionSamples(region, generator, options.samples ?? 16, options.seed + i, options.domain)
         const label = await labeller(samples, region)
         if (label === undefined) continue
-        if (!Number.isInteger(label) || label < 0) throw errors.invalidInput(`the labeller answered ${label} for region ${region.id}; expected a class index or undefined`, `labels[${i}]`)
+        if (!Number.isInteger(label) || label < 0) throw new SondeError(errors.pluginFailed('the labeller', `answered ${label} for region ${region.id}; expected a class index or undefined`))
         out.push({ region, label, samples })
       }
       return out
     },
     (cause): ProbeError =>
-      typeof cause === 'object' && cause !== null && '_tag' in cause ? (cause as ProbeError) : errors.badResponse(`the labeller failed: ${cause instanceof Error ? cause.message : String(cause)}`, cause),
+      errorFromThrown(cause, (m) => errors.pluginFailed('the labeller', `threw: ${m}`, cause)),
   )
 
 /** Options of {@link correctModel}. */
@@ -399,7 +399,7 @@ export const correctModel = (
       }
       return { losses, regionSamples: ry.length, steps }
     },
-    (cause): ProbeError => errors.badResponse(`correction failed: ${cause instanceof Error ? cause.message : String(cause)}`, cause),
+    (cause): ProbeError => errorFromThrown(cause, (m) => errors.trainingFailed(`correction failed: ${m}`, cause)),
   )
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 import { taskEither as TE } from 'fp-ts'
-import { createRng, errors, permutation, type Matrix, type ProbeError } from '@sonde/oracle'
+import { createRng, errorFromThrown, errors, permutation, SondeError, type Matrix, type ProbeError } from '@sonde/oracle'
 
 /**
  * A generative model with a latent space: what the identification stage searches. Bring your
@@ -174,7 +174,7 @@ export const trainVae = (data: Matrix, options: VaeOptions): TE.TaskEither<Probe
             idx.dispose()
           }
           const mean = total / data.rows
-          if (!Number.isFinite(mean)) throw errors.notConverged('VAE training (the loss is not finite; lower options.learningRate)', epoch + 1, mean, 0)
+          if (!Number.isFinite(mean)) throw new SondeError(errors.trainingFailed(`VAE training: the loss is ${mean} after epoch ${epoch + 1}; lower options.learningRate`))
           losses.push(mean)
           options.onEpoch?.(epoch, mean)
         }
@@ -211,7 +211,7 @@ export const trainVae = (data: Matrix, options: VaeOptions): TE.TaskEither<Probe
       return vae
     },
     (cause): ProbeError =>
-      typeof cause === 'object' && cause !== null && '_tag' in cause ? (cause as ProbeError) : errors.badResponse(`VAE training failed: ${cause instanceof Error ? cause.message : String(cause)}`, cause),
+      errorFromThrown(cause, (m) => errors.trainingFailed(`VAE training failed: ${m}`, cause)),
   )
 }
 

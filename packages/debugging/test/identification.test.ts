@@ -66,7 +66,7 @@ describe('regions on the plane', () => {
     expect(asked).toBe(r.regions.length)
     expect(labelled.map((l) => l.label)).toEqual([1])
     const bad = await labelRegions(r.regions.map((x) => x.region), identity, () => -3, { seed: 1 })()
-    expect(E.isLeft(bad) && bad.left._tag === 'InvalidInput').toBe(true)
+    expect(E.isLeft(bad) && bad.left._tag === 'PluginFailed' && bad.left.what === 'the labeller').toBe(true)
   })
 
   it('majorityLabeller votes with a reference model and abstains when it is unsure', async () => {
@@ -98,13 +98,13 @@ describe('fixtures: identification', () => {
     expect(r.stoppedEarly?._tag).toBe('BadResponse')
   })
 
-  it('a generator that throws or returns the wrong shape is a typed error before any query', async () => {
+  it('a generator that throws or returns the wrong shape is PluginFailed, before any query', async () => {
     const box = meter(model)
     const throwing: Generator = { ...identity, decode: () => { throw new Error('decoder broke') } }
     const wrong: Generator = { ...identity, encode: (x) => ({ rows: x.rows - 1, cols: 2, data: new Float64Array(2 * (x.rows - 1)) }) }
     for (const g of [throwing, wrong]) {
       const r = await findMisclassifications(box, g, sources.x, sources.y, { seed: 1 })()
-      expect(E.isLeft(r) && r.left._tag).toBe('BadResponse')
+      expect(E.isLeft(r) && r.left._tag).toBe('PluginFailed')
     }
     expect(box.usage().predictRows).toBe(0)
   })

@@ -37,6 +37,13 @@ describe('trainVae', () => {
     vae.dispose()
   })
 
+  it('a loss that becomes non-finite is TrainingFailed, not a model', async () => {
+    const ds = gaussianBlobs({ n: 200, dim: 6, classes: 3, seed: 2 })
+    const scaled = { ...ds.x, data: ds.x.data.map((v) => v * 1e18) }
+    const r = await trainVae(scaled, { likelihood: 'gaussian', latentDim: 2, hidden: [8], epochs: 3, seed: 1, learningRate: 10 })()
+    expect(E.isLeft(r) && r.left._tag).toBe('TrainingFailed')
+  })
+
   it('refuses bad options and out-of-range pixels with typed errors', async () => {
     const r1 = await trainVae(x, { epochs: 0, seed: 1 })()
     expect(E.isLeft(r1) && r1.left._tag === 'InvalidOptions' && r1.left.message.includes('options.epochs')).toBe(true)

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 import { taskEither as TE, function as F } from 'fp-ts'
-import { createRng, errors, meter, permutation, type GradientOracle, type Matrix, type ProbeError } from '@sonde/oracle'
+import { createRng, errorFromThrown, errors, meter, permutation, type GradientOracle, type Matrix, type ProbeError } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp } from '@sonde/models/tfjs'
 
@@ -164,7 +164,7 @@ export const gradientMatchingCopy = (
           })
           return { copy, model, queries: { gradientRows: usage.gradientRows, valueRows: usage.predictRows }, losses, seed: options.seed }
         },
-        (cause): ProbeError => errors.badResponse(`training the copy failed: ${cause instanceof Error ? cause.message : String(cause)}`, cause),
+        (cause): ProbeError => errorFromThrown(cause, (m) => errors.trainingFailed(`training the copy failed: ${m}`, cause)),
       ),
     ),
   )

@@ -55,6 +55,14 @@ const choleskySolve = (a: Float64Array, b: Float64Array, n: number): Float64Arra
   return Float64Array.from(chol.solve(Matrix.columnVector(Array.from(b))).getColumn(0))
 }
 
+// Failures that another random line may avoid (two kinks in one interval, a check point that disagrees);
+// the retry is chosen by this mark, never by an error's message.
+const retryOnAnotherLine = new WeakSet<ProbeError>()
+const worthAnotherLine = (e: ProbeError): ProbeError => {
+  retryOnAnotherLine.add(e)
+  return e
+}
+
 /** One logit's units: f(x) = Σⱼ σⱼ ReLU(ŵⱼᵀx + b̂ⱼ) + ĉ. */
 interface ScalarNet {
   readonly w: Float64Array[]
@@ -133,11 +141,11 @@ const extractScalar = async (
 
   const h = intervals.length
   if (h > d) {
-    return E.left(errors.invalidInput(`found ${h} hidden units but the input has ${d} dimensions: with h > d the units are not identifiable from gradients (the method needs h ≤ d)`, 'oracle'))
+    return E.left(errors.unidentifiable(`found ${h} hidden units but the input has ${d} dimensions: with h > d the units are not identifiable from gradients (the method needs h ≤ d)`))
   }
   const gLeft = ends.right[0]!
   if (h === 0) {
-    if (gLeft.some((x) => x !== 0)) return E.left(errors.invalidInput(`logit ${logit} has a constant non-zero gradient: a linear model, not a two-layer ReLU network — use extractLinear`, 'oracle'))
+    if (gLeft.some((x) => x !== 0)) return E.left(errors.unidentifiable(`logit ${logit} has a constant non-zero gradient: a linear model, not a two-layer ReLU network — use extractLinear`))
     return E.right({ w: [], b: [], sign: [], c: 0 })
   }
   const jumps = intervals.map(([a, b]) => b.g.map((x, j) => x - a.g[j]!))
@@ -159,12 +167,12 @@ const extractScalar = async (
   const badCoef = Array.from(coef).findIndex((c) => Math.min(Math.abs(c), Math.abs(c + 1)) > 1e-6)
   if (residual > 1e-8 * (scale + 1e-300) || badCoef >= 0) {
     return E.left(
-      errors.notConverged(
+      worthAnotherLine(errors.notConverged(
         `extractReluNetwork (logit ${logit}): the gradient at the start of the line is not a 0/−1 combination of the ${h} jumps found — the oracle is not a two-layer ReLU network, or two kinks share an interval`,
         round,
         Math.max(residual / (scale + 1e-300), badCoef >= 0 ? Math.abs(coef[badCoef]!) : 0),
         1e-6,
-      ),
+      )),
     )
   }
   const switchesOff = Array.from(coef, (c) => c < -0.5)
@@ -278,26 +286,46 @@ export const extractReluNetwork = (
       for (let round = 0; round < 2; round++) {
         net = await extractScalar(counted, logit, options, withBias, round)
         if (E.isLeft(net)) {
-          if (net.left._tag === 'NotConverged' && round === 0 && !net.left.message.includes('piecewise')) continue
+          if (round === 0 && retryOnAnotherLine.has(net.left)) continue
           return net
         }
-        if (verify === 0 || !withBias) break
+        if (verify === 0) break
+        // Every answer is checked at random points: against value queries of the logit with biases, and
+        // against gradient queries without (that mode may not see values).
         const x = randomPoints(oracle, verify, options.seed + 31 * logit + 1000 * round)
-        const truth = await counted.predict(x)()
-        if (E.isLeft(truth)) return truth
         const r = net.right
         let err = 0
         let scale = 0
-        for (let i = 0; i < verify; i++) {
-          const row = x.data.subarray(i * x.cols, (i + 1) * x.cols)
-          let f = r.c
-          r.w.forEach((w, j) => (f += r.sign[j]! * Math.max(0, dotv(w, row as Float64Array) + r.b[j]!)))
-          const t = truth.right.scores!.data[i * k + logit]!
-          err = Math.max(err, Math.abs(f - t))
-          scale = Math.max(scale, Math.abs(t))
+        if (withBias) {
+          const truth = await counted.predict(x)()
+          if (E.isLeft(truth)) return truth
+          for (let i = 0; i < verify; i++) {
+            const row = x.data.subarray(i * x.cols, (i + 1) * x.cols)
+            let f = r.c
+            r.w.forEach((w, j) => (f += r.sign[j]! * Math.max(0, dotv(w, row as Float64Array) + r.b[j]!)))
+            const t = truth.right.scores!.data[i * k + logit]!
+            err = Math.max(err, Math.abs(f - t))
+            scale = Math.max(scale, Math.abs(t))
+          }
+        } else {
+          const truth = E.chain((g: SondeMatrix) => validateGradient(info, verify, g))(await counted.gradient(x, logit)())
+          if (E.isLeft(truth)) return truth
+          const d = info.inputDim
+          for (let i = 0; i < verify; i++) {
+            const row = x.data.subarray(i * d, (i + 1) * d) as Float64Array
+            const g = new Float64Array(d)
+            r.w.forEach((w, j) => {
+              if (dotv(w, row) > 0) for (let q = 0; q < d; q++) g[q]! += r.sign[j]! * w[q]!
+            })
+            for (let q = 0; q < d; q++) {
+              const t = truth.right.data[i * d + q]!
+              err = Math.max(err, Math.abs(g[q]! - t))
+              scale = Math.max(scale, Math.abs(t))
+            }
+          }
         }
         if (err <= tol * Math.max(scale, 1e-300)) break
-        net = E.left(errors.notConverged(`extractReluNetwork (logit ${logit}): the extracted network differs from the oracle by ${(err / scale).toExponential(2)} (relative) at random points`, round + 1, err / scale, tol))
+        net = E.left(worthAnotherLine(errors.notConverged(`extractReluNetwork (logit ${logit}): the extracted network differs from the oracle by ${(err / scale).toExponential(2)} (relative) at random points`, round + 1, err / scale, tol)))
       }
       if (E.isLeft(net)) return net
       nets.push(net.right)

@@ -112,6 +112,7 @@ describe('extractReluNetwork', () => {
     const r = await extractReluNetwork(victim, { seed: 1 })()
     expect(E.isLeft(r)).toBe(true)
     if (E.isLeft(r)) expect(r.left.message).toMatch(/h > d|not identifiable|not a 0\/−1 combination|two-layer/)
+    if (E.isLeft(r)) expect(['Unidentifiable', 'NotConverged']).toContain(r.left._tag)
   })
 
   it('a smooth (not piecewise-linear) oracle gives NotConverged, not a model', async () => {
@@ -143,11 +144,19 @@ describe('extractReluNetwork', () => {
     expect(E.isLeft(r) && r.left._tag).toBe('NotConverged')
   })
 
+  it('hiddenBias: false is verified too: a network that has biases is not silently answered without them', async () => {
+    // Was: never checked, though the docs say every answer is.
+    const withBiases = randomTwoLayerRelu({ inputDim: 20, hidden: 5, seed: 3 })
+    const r = await extractReluNetwork(withBiases, { seed: 1, hiddenBias: false })()
+    expect(E.isLeft(r) ? r.left._tag : 'Right').not.toBe('Right')
+  })
+
   it('a linear oracle is refused with a pointer to extractLinear', async () => {
     const linear = fromFunction({ id: 'lin', inputDim: 3, numClasses: 1, output: 'logits' }, (x) => ({ rows: x.rows, cols: 1, data: Float64Array.from({ length: x.rows }, (_, r) => x.data[3 * r]!) }), {
       gradient: (x) => ({ rows: x.rows, cols: 3, data: Float64Array.from({ length: 3 * x.rows }, (_, k) => (k % 3 === 0 ? 1 : 0)) }),
     })
     const r = await extractReluNetwork(linear, { seed: 1 })()
+    expect(E.isLeft(r) && r.left._tag).toBe('Unidentifiable')
     expect(E.isLeft(r) && r.left.message).toContain('extractLinear')
   })
 

@@ -90,6 +90,34 @@ export interface MissingCapability {
   readonly capability: string
 }
 
+/**
+ * The oracle's answers cannot determine what was asked: e.g. a ReLU network with more hidden units than
+ * inputs (h > d) from its gradients, or a linear model handed to a ReLU extraction.
+ */
+export interface Unidentifiable {
+  readonly _tag: 'Unidentifiable'
+  readonly message: string
+}
+
+/** Training a model (a copy, a VAE, a classifier) failed: its loss became non-finite, or the trainer threw. */
+export interface TrainingFailed {
+  readonly _tag: 'TrainingFailed'
+  readonly message: string
+  readonly cause?: unknown
+}
+
+/**
+ * Code you supplied — a sampler, a generator, a labeller, a copy family, a plugin probe — threw or returned
+ * what it must not (the wrong number of rows, non-finite values).
+ */
+export interface PluginFailed {
+  readonly _tag: 'PluginFailed'
+  readonly message: string
+  /** Which piece of supplied code: `'sampler jitter'`, `'the generator’s decode'`, … */
+  readonly what: string
+  readonly cause?: unknown
+}
+
 /** What an oracle's `predict` or `gradient` can fail with. */
 export type OracleError =
   | InvalidInput
@@ -102,7 +130,7 @@ export type OracleError =
   | MissingCapability
 
 /** What a probe can fail with: any oracle error, plus the algorithm's own reasons. */
-export type ProbeError = OracleError | InvalidOptions | NotConverged | Infeasible
+export type ProbeError = OracleError | InvalidOptions | NotConverged | Infeasible | Unidentifiable | TrainingFailed | PluginFailed
 
 /** The tag of each error: a union of string literals, for exhaustive switches. */
 export type ErrorTag = ProbeError['_tag']
@@ -152,12 +180,27 @@ export const errors = {
     tolerance,
   }),
   infeasible: (message: string): Infeasible => ({ _tag: 'Infeasible', message }),
+  unidentifiable: (message: string): Unidentifiable => ({ _tag: 'Unidentifiable', message }),
+  trainingFailed: (message: string, cause?: unknown): TrainingFailed =>
+    cause === undefined ? { _tag: 'TrainingFailed', message } : { _tag: 'TrainingFailed', message, cause },
+  pluginFailed: (what: string, message: string, cause?: unknown): PluginFailed =>
+    cause === undefined ? { _tag: 'PluginFailed', message: `${what}: ${message}`, what } : { _tag: 'PluginFailed', message: `${what}: ${message}`, what, cause },
   missingCapability: (capability: string, oracleId: string, hint = ''): MissingCapability => ({
     _tag: 'MissingCapability',
     message: `oracle '${oracleId}' lacks the '${capability}' capability${hint === '' ? '' : `; ${hint}`}`,
     capability,
   }),
 } as const
+
+/**
+ * The error a caught `cause` stands for: a thrown {@link SondeError}'s own error, else `orElse` with the
+ * cause's message. For the one `tryCatch` around code that may throw.
+ *
+ * @example
+ * TE.tryCatch(run, (cause) => errorFromThrown(cause, (m) => errors.trainingFailed(`training failed: ${m}`, cause)))
+ */
+export const errorFromThrown = (cause: unknown, orElse: (message: string) => ProbeError): ProbeError =>
+  cause instanceof SondeError ? cause.error : orElse(cause instanceof Error ? cause.message : String(cause))
 
 /**
  * Whether trying the same query again may succeed: retryable transport failures and timeouts.

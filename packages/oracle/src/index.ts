@@ -2,6 +2,7 @@ export { matrix, fromRows, row, takeRows, concatRows, labelsFromScores, labelAgr
 export { featureBounds, randomQueries, clipToDomain } from './domain.js'
 export {
   errors,
+  errorFromThrown,
   isRetryable,
   SondeError,
   type InvalidInput,
@@ -14,6 +15,9 @@ export {
   type Aborted,
   type NotConverged,
   type Infeasible,
+  type Unidentifiable,
+  type TrainingFailed,
+  type PluginFailed,
   type MissingCapability,
   type OracleError,
   type ProbeError,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { createRng, errors, permutation, type Matrix, type ProbeError } from '@sonde/oracle'
+import { createRng, errorFromThrown, errors, permutation, SondeError, type Matrix, type ProbeError } from '@sonde/oracle'
 import { validateTrainingData } from '../linear.js'
 
 /** Options of {@link buildMlp}. */
@@ -141,7 +141,7 @@ export const trainClassifier = (
           let steps = 0
           try {
             for (let epoch = 0; epoch < options.epochs; epoch++) {
-              if (options.signal?.aborted === true) throw errors.aborted('training')
+              if (options.signal?.aborted === true) throw new SondeError(errors.aborted('training'))
               const order = permutation(x.rows, rng)
               let total = tf.scalar(0)
               for (let s = 0; s < x.rows; s += batchSize) {
@@ -171,10 +171,7 @@ export const trainClassifier = (
           }
           return { losses, steps }
         },
-        (cause): ProbeError =>
-          typeof cause === 'object' && cause !== null && '_tag' in cause
-            ? (cause as ProbeError)
-            : errors.badResponse(`training failed: ${cause instanceof Error ? cause.message : String(cause)}`, cause),
+        (cause): ProbeError => errorFromThrown(cause, (m) => errors.trainingFailed(`training failed: ${m}`, cause)),
       ),
     ),
   )

@@ -344,7 +344,10 @@ export const correctModel = (
   const bs = options.batchSize ?? 64
   const outShape = model.outputs[0]?.shape ?? []
   const classes = outShape[outShape.length - 1] ?? 0
-  if (!(lambda >= 0)) return TE.left(invalid('options.lambda', `is ${lambda}; expected a number ≥ 0`))
+  if (!(lambda >= 0 && Number.isFinite(lambda))) return TE.left(invalid('options.lambda', `is ${lambda}; expected a finite number ≥ 0`))
+  // Once unchecked: a NaN learning rate turned the user's weights into NaN, in place.
+  if (!(lr > 0 && Number.isFinite(lr))) return TE.left(invalid('options.learningRate', `is ${lr}; expected a positive finite number`))
+  if (!Number.isSafeInteger(options.seed)) return TE.left(invalid('options.seed', `is ${String(options.seed)}; expected a safe integer`))
   if (!(Number.isInteger(per) && per >= 1)) return TE.left(invalid('options.samplesPerRegion', `is ${per}; expected an integer ≥ 1`))
   if (!(Number.isInteger(epochs) && epochs >= 1)) return TE.left(invalid('options.epochs', `is ${epochs}; expected an integer ≥ 1`))
   if (!(Number.isInteger(bs) && bs >= 1)) return TE.left(invalid('options.batchSize', `is ${bs}; expected an integer ≥ 1`))
@@ -370,6 +373,7 @@ export const correctModel = (
       const optimizer = tf.train.adam(lr)
       const losses: number[] = []
       let steps = 0
+      const start = model.getWeights().map((w) => w.clone())
       try {
         for (let e = 0; e < epochs; e++) {
           const order = permutation(train.x.rows, rng)
@@ -391,10 +395,14 @@ export const correctModel = (
             ti.dispose()
             ri.dispose()
           }
+          if (!Number.isFinite(total / count)) {
+            model.setWeights(start)
+            throw new SondeError(errors.trainingFailed(`correction diverged: the mean loss of epoch ${e + 1} is ${total / count}; the model keeps its weights from before (lower options.learningRate)`))
+          }
           losses.push(total / count)
         }
       } finally {
-        for (const t of [xs, ys, rxs, rys]) t.dispose()
+        for (const t of [xs, ys, rxs, rys, ...start]) t.dispose()
         optimizer.dispose()
       }
       return { losses, regionSamples: ry.length, steps }

@@ -1,7 +1,8 @@
 import { either as E, function as F, taskEither as TE } from 'fp-ts'
 import { describe, expect, it } from 'vitest'
 import { budget, fromFunction, makeContext, makeRegistry, meter, runProbe, toPromise, type Matrix } from '@sonde/oracle'
-import { defuse, defuseProbe, findMisclassificationRegions, findMisclassifications, labelRegions, majorityLabeller, type Generator } from '../src/index.js'
+import { buildMlp, useFastestBackend } from '@sonde/models/tfjs'
+import { correctModel, defuse, defuseProbe, findMisclassificationRegions, findMisclassifications, labelRegions, majorityLabeller, type Generator } from '../src/index.js'
 import { identity, model, planeSources } from './plane.js'
 
 const sources = planeSources(300)
@@ -107,5 +108,20 @@ describe('fixtures: identification', () => {
       expect(E.isLeft(r) && r.left._tag).toBe('PluginFailed')
     }
     expect(box.usage().predictRows).toBe(0)
+  })
+})
+
+describe('fixtures: correction', () => {
+  it('a NaN learning rate is refused before training, and the user’s weights stay as they were', async () => {
+    // Was: accepted; the model's weights became NaN in place.
+    await useFastestBackend()
+    const r = await toPromise(defuse(model, identity, sources, { perturbations: 12, scale: 1.5, seed: 2, regions: { maxComponents: 10 } }))
+    const labelled = await toPromise(labelRegions(r.regions.map((x) => x.region), identity, () => 1, { seed: 1 }))
+    const net = buildMlp({ inputDim: 2, hidden: [4], numClasses: 2, seed: 1 })
+    const before = net.getWeights().map((w) => Array.from(w.dataSync()))
+    const bad = await correctModel(net, sources, labelled, identity, { seed: 1, learningRate: Number.NaN })()
+    expect(E.isLeft(bad) && bad.left._tag === 'InvalidOptions' && bad.left.message.includes('options.learningRate')).toBe(true)
+    expect(net.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(before)
+    net.dispose()
   })
 })

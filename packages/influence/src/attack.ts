@@ -1,5 +1,5 @@
 import { either as E } from 'fp-ts'
-import { errors, takeRows, type Matrix, type ProbeError } from '@sonde/oracle'
+import { errors, takeRows, type Domain, type Matrix, type ProbeError } from '@sonde/oracle'
 import type { FitOptions, TwiceDifferentiable } from '@sonde/models'
 import type { Examples } from './inverse-hvp.js'
 import { inputInfluence, validateExamples, type InfluenceOptions } from './influence.js'
@@ -16,8 +16,11 @@ export interface TrainingSetAttackOptions extends InfluenceOptions {
   readonly steps?: number
   /** Size of each step. Default epsilon / 4. */
   readonly stepSize?: number
-  /** The input domain, kept by every perturbed image. Default: the model's `info.domain` if any, else unbounded. */
-  readonly bounds?: { readonly lower: number; readonly upper: number }
+  /**
+   * The input domain, kept by every perturbed image: one bound for every feature or one per feature
+   * (a `Domain`). Default: the model's `info.domain` if any (per feature too), else unbounded.
+   */
+  readonly bounds?: Domain
   /** Options of each retraining (`refit`, warm-started). */
   readonly fit?: FitOptions
 }
@@ -86,7 +89,7 @@ export const trainingSetAttack = (
   test: Examples,
   options: TrainingSetAttackOptions,
 ): E.Either<ProbeError, TrainingSetAttack> => {
-  const info = (model as { readonly info?: { readonly numClasses?: number; readonly domain?: { readonly lower?: number | readonly number[]; readonly upper?: number | readonly number[] } } }).info
+  const info = (model as { readonly info?: { readonly numClasses?: number; readonly domain?: Domain } }).info
   const classes = info?.numClasses ?? Math.max(...train.y) + 1
   const eps = options.epsilon
   if (!(eps > 0 && Number.isFinite(eps))) return invalid('options.epsilon', `is ${eps}; expected a positive number`)
@@ -96,10 +99,22 @@ export const trainingSetAttack = (
   if (!(Number.isInteger(k) && k >= 1 && k <= train.x.rows)) return invalid('options.perturbed', `is ${k}; expected an integer in 1..${train.x.rows}`)
   const alpha = options.stepSize ?? eps / 4
   if (!(alpha > 0)) return invalid('options.stepSize', `is ${alpha}; expected a positive number`)
-  const scalar = (b: number | readonly number[] | undefined, fallback: number): number => (typeof b === 'number' ? b : fallback)
-  const lower = options.bounds?.lower ?? scalar(info?.domain?.lower, -Infinity)
-  const upper = options.bounds?.upper ?? scalar(info?.domain?.upper, Infinity)
-  if (!(lower < upper)) return invalid('options.bounds', `lower ${lower} is not below upper ${upper}`)
+  // Per-feature bounds: the attack once read only scalar domains and ignored per-feature ones.
+  const d0 = train.x.cols
+  const perFeature = (b: number | ArrayLike<number> | undefined, fallback: number, side: string): Float64Array | string => {
+    if (b === undefined) return new Float64Array(d0).fill(fallback)
+    if (typeof b === 'number') return new Float64Array(d0).fill(b)
+    if (b.length !== d0) return `options.bounds.${side} has ${b.length} values; the inputs have ${d0} features`
+    return Float64Array.from(b)
+  }
+  const source = options.bounds ?? info?.domain
+  const lower = perFeature(source?.lower, -Infinity, 'lower')
+  const upper = perFeature(source?.upper, Infinity, 'upper')
+  if (typeof lower === 'string') return invalid('options.bounds.lower', lower)
+  if (typeof upper === 'string') return invalid('options.bounds.upper', upper)
+  for (let q = 0; q < d0; q++) {
+    if (!(lower[q]! < upper[q]!)) return invalid('options.bounds', `feature ${q}: lower ${lower[q]} is not below upper ${upper[q]}`)
+  }
   const checked = validateExamples(model, test, 'test', train.x.cols)
   if (E.isLeft(checked)) return checked
   const before = predictLabels(model, test.x, classes)
@@ -138,7 +153,7 @@ export const trainingSetAttack = (
           const o = j * d + q
           const orig = train.x.data[o]!
           const moved = data[o]! + alpha * Math.sign(current.grads.data[r * d + q]!)
-          data[o] = Math.min(upper, Math.max(lower, Math.min(orig + eps, Math.max(orig - eps, moved))))
+          data[o] = Math.min(upper[q]!, Math.max(lower[q]!, Math.min(orig + eps, Math.max(orig - eps, moved))))
         }
       }
       const poisoned: Examples = { x: { rows: train.x.rows, cols: d, data }, y: train.y }

@@ -85,3 +85,28 @@ describe('training-set attack on binary logistic regression (MNIST 1 vs 7)', () 
     expect(r._tag === 'Left' && r.left._tag === 'InvalidOptions' && r.left.message.includes('options.epsilon')).toBe(true)
   })
 })
+
+// Inputs that once broke us (a fuzz run against the built packages).
+describe('fixtures: training-set attack', () => {
+  it('keeps every perturbed pixel inside a per-feature domain (once read only scalar bounds)', () => {
+    const { train, test } = onesAndSevens()
+    const d = train.x.cols
+    // Half the pixels may not move down, the other half may not move up: a per-feature box.
+    const lower = Float64Array.from({ length: d }, (_, q) => (q % 2 === 0 ? 0 : -1))
+    const upper = Float64Array.from({ length: d }, (_, q) => (q % 2 === 0 ? 2 : 1))
+    const model = unwrap(LogisticRegression.fit(train.x, train.y, { l2: 0.01 })).model
+    const origin = train.x.data
+    const r = unwrap(trainingSetAttack(model, train, test, { epsilon: 0.5, perturbed: 1, steps: 2, targets: [0, 1], bounds: { lower, upper } }))
+    for (const o of r.outcomes) {
+      o.trainRows.forEach((j, k) => {
+        for (let q = 0; q < d; q++) {
+          const v = o.images.data[k * d + q]!
+          expect(v >= lower[q]! && v <= upper[q]!).toBe(true)
+          expect(Math.abs(v - origin[j * d + q]!)).toBeLessThanOrEqual(0.5 + 1e-12)
+        }
+      })
+    }
+    const bad = trainingSetAttack(model, train, test, { epsilon: 0.1, bounds: { lower: new Float64Array(3), upper: 1 } })
+    expect(bad._tag === 'Left' && bad.left._tag).toBe('InvalidOptions')
+  })
+})

@@ -86,3 +86,20 @@ describe('tfjs networks', () => {
     expect(E.isLeft(badLabel) && badLabel.left.message).toContain('y[1] is 2')
   })
 })
+
+// Inputs that once broke us (a fuzz run against the built packages).
+describe('fixtures: trainClassifier', () => {
+  it('a diverging run is TrainingFailed and leaves the starting weights, not NaN weights reported as success', async () => {
+    await useFastestBackend()
+    const x = { rows: 64, cols: 3, data: Float64Array.from({ length: 192 }, (_, k) => 3e38 * (((k * 7919) % 13) - 6)) }
+    const y = Int32Array.from({ length: 64 }, (_, i) => i % 2)
+    const model = buildMlp({ inputDim: 3, hidden: [4], numClasses: 2, seed: 1 })
+    const before = model.getWeights().map((w) => Array.from(w.dataSync()))
+    const r = await trainClassifier(model, x, y, { epochs: 2, seed: 1, learningRate: 1e6 })()
+    expect(r._tag === 'Left' && r.left._tag).toBe('TrainingFailed')
+    expect(model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(before)
+    const nan = await trainClassifier(model, x, y, { epochs: 1, seed: 1, learningRate: Number.NaN })()
+    expect(nan._tag === 'Left' && nan.left._tag).toBe('InvalidOptions')
+    model.dispose()
+  })
+})

@@ -126,7 +126,8 @@ export const trainClassifier = (
       const issues: { path: string; message: string }[] = []
       if (!Number.isInteger(options.epochs) || options.epochs < 1) issues.push({ path: 'options.epochs', message: `is ${options.epochs}; expected a positive integer` })
       if (!Number.isInteger(batchSize) || batchSize < 1) issues.push({ path: 'options.batchSize', message: `is ${batchSize}; expected a positive integer` })
-      if (!(lr > 0)) issues.push({ path: 'options.learningRate', message: `is ${lr}; expected a positive number` })
+      if (!(lr > 0 && Number.isFinite(lr))) issues.push({ path: 'options.learningRate', message: `is ${lr}; expected a positive finite number` })
+      if (!Number.isSafeInteger(options.seed)) issues.push({ path: 'options.seed', message: `is ${String(options.seed)}; expected a safe integer` })
       return issues.length === 0 ? E.right(undefined) : E.left<ProbeError>(errors.invalidOptions(issues))
     }),
     TE.fromEither,
@@ -139,6 +140,8 @@ export const trainClassifier = (
           const ys = tf.tensor1d(y, 'int32')
           const losses: number[] = []
           let steps = 0
+          // A diverged run must not leave NaN weights behind: keep the starting weights to restore.
+          const start = model.getWeights().map((w) => w.clone())
           try {
             for (let epoch = 0; epoch < options.epochs; epoch++) {
               if (options.signal?.aborted === true) throw new SondeError(errors.aborted('training'))
@@ -161,6 +164,10 @@ export const trainClassifier = (
               }
               const mean = (await total.data())[0]! / x.rows
               total.dispose()
+              if (!Number.isFinite(mean)) {
+                model.setWeights(start)
+                throw new SondeError(errors.trainingFailed(`training diverged: the mean loss of epoch ${epoch + 1} is ${mean}; the model keeps its starting weights (lower options.learningRate)`))
+              }
               losses.push(mean)
               options.onEpoch?.(epoch, mean)
             }
@@ -168,6 +175,7 @@ export const trainClassifier = (
             xs.dispose()
             ys.dispose()
             optimizer.dispose()
+            for (const w of start) w.dispose()
           }
           return { losses, steps }
         },

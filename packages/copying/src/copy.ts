@@ -67,6 +67,7 @@ export const copyClassifier = (oracle: Oracle, options: CopyOptions): TE.TaskEit
   const issues: { path: string; message: string }[] = []
   if (!(Number.isInteger(options.samples) && options.samples >= rounds && options.samples >= 1)) issues.push({ path: 'options.samples', message: `is ${options.samples}; expected an integer ≥ max(1, rounds)` })
   if (!(Number.isInteger(rounds) && rounds >= 1)) issues.push({ path: 'options.rounds', message: `is ${rounds}; expected a positive integer` })
+  if (!Number.isSafeInteger(options.seed)) issues.push({ path: 'options.seed', message: `is ${typeof options.seed === 'string' ? JSON.stringify(options.seed) : String(options.seed)}; expected a safe integer` })
   if (options.reference !== undefined && options.reference.cols !== oracle.info.inputDim) issues.push({ path: 'options.reference', message: `has ${options.reference.cols} columns; the oracle expects ${oracle.info.inputDim}` })
   if (options.monitor !== undefined && options.monitor.cols !== oracle.info.inputDim) issues.push({ path: 'options.monitor', message: `has ${options.monitor.cols} columns; the oracle expects ${oracle.info.inputDim}` })
   if (issues.length > 0) return TE.left(errors.invalidOptions(issues))

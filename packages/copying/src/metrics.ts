@@ -47,6 +47,8 @@ export const uniformAgreement = (a: Oracle, b: Oracle, o: { readonly count?: num
   const d = a.info.inputDim
   if (a.info.domain === undefined) return TE.left(errors.invalidInput(`oracle '${a.info.id}' has no domain; uniformAgreement needs a finite box`, 'oracle.info.domain'))
   const n = o.count ?? 10_000
+  if (!Number.isSafeInteger(o.seed)) return TE.left(errors.invalidOptions([{ path: 'options.seed', message: `is ${String(o.seed)}; expected a safe integer` }]))
+  if (!(Number.isInteger(n) && n >= 1)) return TE.left(errors.invalidOptions([{ path: 'options.count', message: `is ${n}; expected a positive integer` }]))
   const rng = createRng(o.seed)
   const data = new Float64Array(n * d)
   for (let k = 0; k < data.length; k++) {

@@ -1,5 +1,5 @@
-import { beforeAll, describe, it } from 'vitest'
-import { labelOnly, toPromise, type Matrix } from '@sonde/oracle'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { labelOnly, meter, toPromise, type Matrix } from '@sonde/oracle'
 import { expectSeeded } from '@sonde/oracle/testing'
 import { SoftmaxRegression } from '@sonde/models'
 import { useFastestBackend } from '@sonde/models/tfjs'
@@ -52,5 +52,18 @@ describe('determinism: @sonde/copying', () => {
   it('uniformAgreement', async () => {
     const other = labelOnly(SoftmaxRegression.random(4, 3, 9, { domain: { lower: -6, upper: 6 } }))
     await expectSeeded((seed) => toPromise(uniformAgreement(box, other, { seed, count: 500 })))
+  })
+})
+
+describe('seeds are checked before any query', () => {
+  it('copyClassifier and uniformAgreement refuse NaN, 1.5 and "1"', async () => {
+    for (const seed of [Number.NaN, 1.5, '1'] as unknown as number[]) {
+      const watched = meter(box)
+      const r = await copyClassifier(watched, { sampler: gaussian(), samples: 50, copy: treeCopy(), reference, seed })()
+      expect(r._tag === 'Left' && r.left._tag === 'InvalidOptions' && r.left.message).toContain('options.seed')
+      const u = await uniformAgreement(watched, box, { seed, count: 10 })()
+      expect(u._tag === 'Left' && u.left._tag).toBe('InvalidOptions')
+      expect(watched.usage().predictRows).toBe(0)
+    }
   })
 })

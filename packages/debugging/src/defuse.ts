@@ -75,6 +75,7 @@ export const findMisclassifications = (
   if (!(Number.isInteger(N) && N >= 1)) return TE.left(invalid('options.keepPerSource', `is ${N}; expected an integer ≥ 1`))
   if (!(scale > 0 && Number.isFinite(scale))) return TE.left(invalid('options.scale', `is ${scale}; expected a positive number`))
   if (!(Number.isInteger(batch) && batch >= 1)) return TE.left(invalid('options.batchSize', `is ${batch}; expected an integer ≥ 1`))
+  if (!Number.isSafeInteger(options.seed)) return TE.left(invalid('options.seed', `is ${typeof options.seed === 'string' ? JSON.stringify(options.seed) : String(options.seed)}; expected a safe integer`))
   if (data.cols !== oracle.info.inputDim) return TE.left(errors.shapeMismatch('data', `${oracle.info.inputDim} columns`, `${data.cols} columns`))
   if (labels.length !== data.rows) return TE.left(errors.shapeMismatch('labels', `${data.rows} labels`, `${labels.length}`))
   for (let i = 0; i < labels.length; i++) {

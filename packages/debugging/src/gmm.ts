@@ -191,6 +191,7 @@ export const fitDirichletProcessGmm = (x: Matrix, options: DpGmmOptions): E.Eith
   if (!(nu0 > d - 1)) return bad('options.degreesOfFreedom', `is ${nu0}; expected a number > d − 1 = ${d - 1}`)
   if (!(Number.isInteger(maxIter) && maxIter >= 1)) return bad('options.maxIter', `is ${maxIter}; expected an integer ≥ 1`)
   if (init !== 'random' && init !== 'kmeans') return bad('options.init', `is ${String(init)}; expected 'random' or 'kmeans'`)
+  if (!Number.isSafeInteger(options.seed)) return bad('options.seed', `is ${typeof options.seed === 'string' ? JSON.stringify(options.seed) : String(options.seed)}; expected a safe integer`)
   const rng = createRng(options.seed)
 
   // Priors from the data: m₀ = mean, W₀⁻¹ = covariance (+ reg).

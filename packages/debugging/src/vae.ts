@@ -129,6 +129,7 @@ export const trainVae = (data: Matrix, options: VaeOptions): TE.TaskEither<Probe
     }
   }
   if (hidden.some((u) => !(Number.isInteger(u) && u >= 1))) issues.push({ path: 'options.hidden', message: 'widths must be positive integers' })
+  if (!Number.isSafeInteger(options.seed)) issues.push({ path: 'options.seed', message: `is ${typeof options.seed === 'string' ? JSON.stringify(options.seed) : String(options.seed)}; expected a safe integer` })
   if (issues.length > 0) return TE.left(errors.invalidOptions(issues))
   if (data.rows < 1 || data.data.length !== data.rows * d) return TE.left(errors.invalidInput(`data has ${data.data.length} values for ${data.rows}×${d}`, 'data'))
   for (let q = 0; q < data.data.length; q++) {

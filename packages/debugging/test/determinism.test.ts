@@ -1,5 +1,5 @@
-import { beforeAll, describe, it } from 'vitest'
-import { createRng, toPromise } from '@sonde/oracle'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { createRng, meter, toPromise } from '@sonde/oracle'
 import { expectSeeded } from '@sonde/oracle/testing'
 import { buildMlp, useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs } from '@sonde/datasets'
@@ -59,5 +59,22 @@ describe('determinism: @sonde/debugging', () => {
       net.dispose()
       return out
     })
+  })
+})
+
+describe('seeds are checked before any work or query', () => {
+  it('trainVae, fitDirichletProcessGmm, findMisclassifications and defuse refuse NaN, Infinity and "1"', async () => {
+    const ds = gaussianBlobs({ n: 40, dim: 2, classes: 2, seed: 1 })
+    const watched = meter(model)
+    for (const seed of [Number.NaN, Infinity, '1'] as unknown as number[]) {
+      const tags = [
+        await trainVae(ds.x, { likelihood: 'gaussian', latentDim: 1, epochs: 1, seed })(),
+        fitDirichletProcessGmm(ds.x, { maxComponents: 3, seed }),
+        await findMisclassifications(watched, identity, sources.x, sources.y, { seed })(),
+        await defuse(watched, identity, sources, { seed })(),
+      ].map((r) => (r._tag === 'Left' ? r.left._tag : 'Right'))
+      expect(tags).toEqual(['InvalidOptions', 'InvalidOptions', 'InvalidOptions', 'InvalidOptions'])
+    }
+    expect(watched.usage().predictRows).toBe(0)
   })
 })

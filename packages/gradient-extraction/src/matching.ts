@@ -94,6 +94,8 @@ export const gradientMatchingCopy = (
   if (!(Number.isInteger(epochs) && epochs >= 1)) issues.push({ path: 'options.epochs', message: `is ${epochs}; expected a positive integer` })
   if (!(lr > 0)) issues.push({ path: 'options.learningRate', message: `is ${lr}; expected a positive number` })
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) issues.push({ path: 'options.batchSize', message: `is ${batchSize}; expected a positive integer` })
+  if (!(lr > 0 && Number.isFinite(lr))) issues.push({ path: 'options.learningRate', message: `is ${lr}; expected a positive finite number` })
+  if (!Number.isSafeInteger(options.seed)) issues.push({ path: 'options.seed', message: `is ${typeof options.seed === 'string' ? JSON.stringify(options.seed) : String(options.seed)}; expected a safe integer` })
   if (issues.length > 0) return TE.left(errors.invalidOptions(issues))
   if (pool.cols !== info.inputDim) return TE.left(errors.shapeMismatch('pool', `${info.inputDim} columns`, `${pool.cols} columns`))
   if (fit === 'logits' && info.output !== 'logits') return TE.left(errors.missingCapability('logits', info.id, "fit: 'logits' needs an oracle that reveals logits; use fit: 'labels'"))

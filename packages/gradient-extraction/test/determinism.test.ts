@@ -1,5 +1,5 @@
-import { beforeAll, describe, it } from 'vitest'
-import { createRng, toPromise, type Matrix } from '@sonde/oracle'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { createRng, meter, toPromise, type Matrix } from '@sonde/oracle'
 import { expectSeeded } from '@sonde/oracle/testing'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { randomTwoLayerRelu } from '@sonde/models'
@@ -36,5 +36,19 @@ describe('determinism: @sonde/gradient-extraction', () => {
 
   it('randomPoints', async () => {
     await expectSeeded((seed) => randomPoints(randomTwoLayerRelu({ inputDim: 4, hidden: 2, seed: 1 }), 10, seed))
+  })
+})
+
+describe('seeds are checked before any query', () => {
+  it('gradientMatchingCopy and extractReluNetwork refuse 1.5 and NaN', async () => {
+    const victim = meter(randomTwoLayerRelu({ inputDim: 6, hidden: 2, outputs: 3, seed: 1 }))
+    const pool: Matrix = { rows: 10, cols: 6, data: new Float64Array(60) }
+    for (const seed of [1.5, Number.NaN]) {
+      const a = await gradientMatchingCopy(victim, pool, { queries: 5, seed })()
+      expect(a._tag === 'Left' && a.left._tag === 'InvalidOptions' && a.left.message).toContain('options.seed')
+      const b = await extractReluNetwork(victim, { seed })()
+      expect(b._tag === 'Left' && b.left._tag).toBe('InvalidOptions')
+    }
+    expect(victim.usage().predictRows + victim.usage().gradientRows).toBe(0)
   })
 })

@@ -46,7 +46,7 @@ export interface InverseHvpOptions {
    * otherwise leaves a residual floor that more depth does not lower.
    */
   readonly tailAverage?: boolean
-  /** `'lissa'`: seed of the mini-batch draws (default 0). Same seed, same answer. */
+  /** `'lissa'`: seed of the mini-batch draws (required for LiSSA: a safe integer). Same seed, same answer. */
   readonly seed?: number
 }
 
@@ -103,7 +103,6 @@ export const validateInverseHvpOptions = (o: InverseHvpOptions, n: number): E.Ei
   if (o.damping !== undefined && !(o.damping >= 0 && Number.isFinite(o.damping))) return bad('options.damping', `is ${o.damping}; expected a finite number ≥ 0`)
   if (o.tol !== undefined && !(o.tol > 0 && o.tol < 1)) return bad('options.tol', `is ${o.tol}; expected a number in (0, 1)`)
   if (o.scale !== undefined && !(o.scale > 0 && Number.isFinite(o.scale))) return bad('options.scale', `is ${o.scale}; expected a positive number`)
-  if (o.seed !== undefined && !Number.isFinite(o.seed)) return bad('options.seed', `is ${o.seed}; expected a finite number`)
   if (o.batchSize !== undefined && o.batchSize > n) return bad('options.batchSize', `is ${o.batchSize}; the training set has ${n} rows`)
   return F.pipe(
     positiveInt(o.maxIter, 'options.maxIter'),
@@ -111,6 +110,14 @@ export const validateInverseHvpOptions = (o: InverseHvpOptions, n: number): E.Ei
     E.chain(() => positiveInt(o.repeats, 'options.repeats')),
     E.chain(() => positiveInt(o.batchSize, 'options.batchSize')),
     E.chain(() => positiveInt(o.checkEvery, 'options.checkEvery')),
+    // LiSSA draws mini-batches: it needs a seed, and never quietly uses 0 for a missing one.
+    E.chain(() =>
+      o.method === 'lissa' && !Number.isSafeInteger(o.seed)
+        ? bad('options.seed', `is ${String(o.seed)}; LiSSA draws random mini-batches and needs a safe-integer seed`)
+        : o.seed !== undefined && !Number.isSafeInteger(o.seed)
+          ? bad('options.seed', `is ${String(o.seed)}; expected a safe integer`)
+          : E.right(undefined),
+    ),
   )
 }
 
@@ -240,7 +247,7 @@ export const prepareInverseHvp = (model: TwiceDifferentiable, train: Examples, o
       const checkEvery = options.checkEvery ?? Math.max(1, Math.floor(depth / 10))
       const tol = options.tol ?? 0.05
       const tailAverage = options.tailAverage ?? true
-      const rng = createRng(options.seed ?? 0)
+      const rng = createRng(options.seed!)
       let prepared = 0
       let scale = options.scale
       if (scale === undefined) {

@@ -1,4 +1,4 @@
-import { describe, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createRng, takeRows } from '@sonde/oracle'
 import { expectSeeded } from '@sonde/oracle/testing'
 import { SoftmaxRegression } from '@sonde/models'
@@ -28,5 +28,15 @@ describe('determinism: @sonde/influence', () => {
 
   it('topEigenvalue (power iteration from a seeded start)', async () => {
     await expectSeeded((seed) => topEigenvalue(model.hessianOperator(train.x, train.y), model.numParams, createRng(seed), 5))
+  })
+})
+
+describe('seeds', () => {
+  it('LiSSA needs a safe-integer seed (it used to default to 0); exact and cg need none', () => {
+    for (const seed of [undefined, Number.NaN, 2.5]) {
+      const r = prepareInverseHvp(model, train, { method: 'lissa', ...(seed === undefined ? {} : { seed }) })
+      expect(r._tag === 'Left' && r.left._tag === 'InvalidOptions' && r.left.message).toContain('options.seed')
+    }
+    expect(prepareInverseHvp(model, train, { method: 'cg' })._tag).toBe('Right')
   })
 })

@@ -63,4 +63,4 @@ export {
   type Registry,
 } from './probe.js'
 export { toPromise } from './promise.js'
-export { createRng, permutation, type Rng } from './rng.js'
+export { createRng, validateSeed, permutation, type Rng } from './rng.js'

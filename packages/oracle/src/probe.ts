@@ -77,6 +77,7 @@ export const runProbe = <O extends Oracle, Opts, R>(
   if (missing.length > 0) {
     return TE.left(errors.missingCapability(missing.join(', '), oracle.info.id, `probe '${probe.id}' requires ${probe.requires.join(', ')}`))
   }
+  if (!Number.isSafeInteger(ctx.seed)) return TE.left(errors.invalidOptions([{ path: 'ctx.seed', message: `is ${String(ctx.seed)}; expected a safe integer` }]))
   if (ctx.signal?.aborted === true) return TE.left(errors.aborted(`probe '${probe.id}'`))
   return F.pipe(
     TE.fromEither(probe.options(rawOptions, 'options')),

@@ -1,3 +1,6 @@
+import { either as E } from 'fp-ts'
+import { errors, SondeError, type InvalidOptions } from './errors.js'
+
 /**
  * A seeded pseudo-random generator (xoshiro128**, seeded through splitmix32). Every
  * stochastic algorithm in Sonde draws from one of these, never from the global unseeded generator, so the
@@ -26,20 +29,44 @@ const splitmix32 = (seed: number): (() => number) => {
 }
 
 /**
- * A generator for `seed` (any finite number; integers are the usual choice).
+ * Check a seed from a user: a safe integer (any sign), else `InvalidOptions` at `path`. Every stochastic
+ * function calls it before it does anything, so a bad seed never becomes seed 0 in disguise.
+ *
+ * @example
+ * validateSeed(options.seed) // Left(InvalidOptions) for NaN, undefined, Infinity, "1", 1.5, 2 ** 53
+ */
+export const validateSeed = (seed: unknown, path = 'options.seed'): E.Either<InvalidOptions, number> =>
+  typeof seed === 'number' && Number.isSafeInteger(seed)
+    ? E.right(seed)
+    : E.left(errors.invalidOptions([{ path, message: `is ${typeof seed === 'string' ? JSON.stringify(seed) : String(seed)}; expected a safe integer` }]))
+
+/**
+ * A generator for `seed`, a safe integer: every one gives its own stream (2³² and 0 differ). Anything else
+ * throws a {@link SondeError} with `InvalidOptions` — check user input with {@link validateSeed} first.
  *
  * @example
  * const rng = createRng(42)
  * const u = rng.next(), z = rng.normal(), i = rng.int(10)
  */
 export const createRng = (seed: number): Rng => {
-  // Fold a non-integer or large seed into 32 bits deterministically.
-  const folded = Number.isInteger(seed) ? (seed % 4294967296) >>> 0 : (Math.floor(seed * 4294967296) % 4294967296) >>> 0
+  const checked = validateSeed(seed, 'seed')
+  if (E.isLeft(checked)) throw new SondeError(checked.left)
+  // The low 32 bits seed splitmix32, as they always have (seeds in [0, 2³²) keep their streams); the high
+  // bits, when there are any, are mixed into the state so that no two safe integers share a stream.
+  const folded = seed >>> 0
+  const high = Math.floor(seed / 4294967296)
   const sm = splitmix32(folded)
   let a = sm()
   let b = sm()
   let c = sm()
   let d = sm()
+  if (high !== 0) {
+    const hm = splitmix32(high >>> 0)
+    a = (a ^ hm()) >>> 0
+    b = (b ^ hm()) >>> 0
+    c = (c ^ hm()) >>> 0
+    d = (d ^ (hm() | 1)) >>> 0
+  }
   const nextU32 = (): number => {
     const result = Math.imul(((Math.imul(b, 5) << 7) | (Math.imul(b, 5) >>> 25)) >>> 0, 9) >>> 0
     const t = (b << 9) >>> 0

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createRng, permutation, randomQueries, type OracleInfo } from '../src/index.js'
+import { createRng, fromFunction, makeContext, permutation, randomQueries, runProbe, SondeError, validateSeed, type Oracle, type OracleInfo, type Probe } from '../src/index.js'
 import { expectSeeded } from '../src/testing/index.js'
 
 // The determinism tier: every stochastic public function, twice with one seed → bit-identical, another seed → different.
@@ -34,5 +34,40 @@ describe('expectSeeded', () => {
     // Seed 1 twice gives −0 then 0: not bit-identical.
     await expect(expectSeeded(() => Float64Array.of(calls++ === 0 ? -0 : 0))).rejects.toThrow(/different outputs/)
     await expectSeeded((seed) => ({ a: [Number.NaN, { b: Float32Array.of(seed) }], f: () => seed }))
+  })
+})
+
+// Inputs that once broke us: createRng mapped NaN, undefined, Infinity, "1" and 2³² to seed 0, and 1.5 to 2.5's stream.
+describe('seeds', () => {
+  const bad: unknown[] = [Number.NaN, undefined, Infinity, '1', 1.5, 2 ** 53, null]
+  it('validateSeed refuses everything but a safe integer, naming the path', () => {
+    for (const s of bad) {
+      const r = validateSeed(s)
+      expect(r._tag === 'Left' && r.left._tag === 'InvalidOptions' && r.left.issues[0]!.path).toBe('options.seed')
+    }
+    expect(validateSeed(-7)).toEqual({ _tag: 'Right', right: -7 })
+  })
+
+  it('createRng throws a typed InvalidOptions for a bad seed, and 2³², 0 and −1 give three streams', () => {
+    for (const s of bad) {
+      let thrown: unknown
+      try {
+        createRng(s as number)
+      } catch (e) {
+        thrown = e
+      }
+      expect(thrown instanceof SondeError && thrown.error._tag).toBe('InvalidOptions')
+    }
+    const first = (seed: number) => createRng(seed).next()
+    expect(new Set([first(0), first(2 ** 32), first(-1), first(2 ** 32 - 1)]).size).toBe(4)
+  })
+
+  it('runProbe refuses a context with a bad seed before running', async () => {
+    let ran = false
+    const probe: Probe<Oracle, unknown, number> = { id: 't', summary: 't', requires: [], options: (u) => ({ _tag: 'Right', right: u }), run: () => { ran = true; return async () => ({ _tag: 'Right', right: 1 }) } }
+    const oracle = fromFunction({ id: 'o', inputDim: 1, numClasses: 2, output: 'label' }, (x) => new Int32Array(x.rows))
+    const r = await runProbe(probe, oracle, {}, makeContext({ seed: Number.NaN }))()
+    expect(r._tag === 'Left' && r.left._tag).toBe('InvalidOptions')
+    expect(ran).toBe(false)
   })
 })

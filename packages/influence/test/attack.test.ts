@@ -1,22 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { takeRows } from '@sonde/oracle'
 import { LogisticRegression } from '@sonde/models'
-import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
 import { inputInfluence, trainingSetAttack } from '../src/index.js'
+import { checkAttack, onesAndSevens } from './attack-check.js'
 import { unwrap } from './helpers.js'
-
-/** MNIST 1 vs 7 as a binary problem: label 0 = "1", label 1 = "7". */
-const onesAndSevens = () => {
-  const mnist = loadMnist()
-  const keep = Array.from(mnist.y.keys()).filter((i) => mnist.y[i] === 1 || mnist.y[i] === 7)
-  const ds = subset(mnist, keep)
-  const y = Int32Array.from(ds.y, (l) => (l === 7 ? 1 : 0))
-  const { train, test } = stratifiedSplit(y, { testFraction: 0.2, seed: 5, limit: 250 })
-  return {
-    train: { x: takeRows(ds.x, train), y: Int32Array.from(train, (i) => y[i]!) },
-    test: { x: takeRows(ds.x, test), y: Int32Array.from(test, (i) => y[i]!) },
-  }
-}
 
 describe('training inputs through the refit (I_pert,loss)', () => {
   it('predicts the change in test loss when a training image moves, against actual retraining', () => {
@@ -46,36 +33,12 @@ describe('training inputs through the refit (I_pert,loss)', () => {
 })
 
 describe('training-set attack on binary logistic regression (MNIST 1 vs 7)', () => {
-  // Measured (seeded): 200 training digits, the 40 correct test digits of smallest margin, ε = 0.1,
-  // pixels kept in [0, 1]: 2/40 flip with 1 image and 2/40 with 2 (most pixels are saturated at 0
-  // or 1, so the box leaves little room). Koh & Liang's 57 % / 77 % is on Inception features.
-  it('perturbing 1 and 2 training images within an L∞ box of 0.1 flips a measured fraction of correct test predictions', { timeout: 300_000 }, () => {
-    const { train, test } = onesAndSevens()
-    const l2 = 0.01
-    const eps = 0.1
-    const model = unwrap(LogisticRegression.fit(train.x, train.y, { l2, domain: { lower: 0, upper: 1 } })).model
-    const z = model.logits(test.x)
-    const margins = Array.from({ length: test.x.rows }, (_, i) => (test.y[i] === 1 ? 1 : -1) * z.data[2 * i + 1]!)
-    const targets = Array.from(margins.keys()).filter((i) => margins[i]! > 0).sort((a, b) => margins[a]! - margins[b]!).slice(0, 40)
-    const results = [1, 2].map((perturbed) => unwrap(trainingSetAttack(model, train, test, { epsilon: eps, perturbed, steps: 10, targets })))
-    for (const [i, r] of results.entries()) console.log(`training-set attack, ${i + 1} image(s), ε = ${eps}: ${r.flipped}/${r.attempted} flipped (${r.retrains} retrainings)`)
-    for (const r of results) {
-      for (const o of r.outcomes) {
-        expect(o.linf).toBeLessThanOrEqual(0.1 + 1e-12)
-        for (const v of o.images.data) expect(v >= 0 && v <= 1).toBe(true)
-        // Each reported flip holds for a model trained from scratch on the poisoned data.
-        if (o.flipped) {
-          const data = train.x.data.slice()
-          o.trainRows.forEach((j, r2) => data.set(o.images.data.subarray(r2 * 784, (r2 + 1) * 784), j * 784))
-          const scratch = unwrap(LogisticRegression.fit({ rows: train.x.rows, cols: 784, data }, train.y, { l2: 0.01 })).model
-          expect(scratch.logits(takeRows(test.x, [o.testRow])).data[1]! > 0 ? 1 : 0).toBe(o.labelAfter)
-        }
-      }
-    }
-    expect(results[0]!.flipped).toBeGreaterThan(0)
-    expect(results[1]!.flipped).toBeGreaterThan(0)
-    // Every attack raised its target's loss.
-    for (const r of results) for (const o of r.outcomes) expect(o.testLossAfter).toBeGreaterThan(o.testLossBefore)
+  // Measured (seeded): 200 training digits, ε = 0.1, pixels kept in [0, 1]: of the 40 correct test digits of
+  // smallest margin, 2 flip with 1 image and 2 with 2 — the two of smallest margin (most pixels are saturated
+  // at 0 or 1, so the box leaves little room). Koh & Liang's 57 % / 77 % is on Inception features. This tier
+  // attacks the 8 of smallest margin; attack.slow.test.ts all 40.
+  it('perturbing 1 and 2 training images within an L∞ box of 0.1 flips a measured fraction of the 8 correct test predictions of smallest margin', () => {
+    checkAttack(8)
   })
 
   it('refuses a missing or bad epsilon', () => {

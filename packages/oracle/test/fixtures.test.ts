@@ -1,6 +1,6 @@
 import { either as E, function as F, taskEither as TE } from 'fp-ts'
 import { describe, expect, it } from 'vitest'
-import { batch, cache, errors, extendOracle, fromFunction, isRetryable, retry, SondeError, timeout, type Matrix, type OracleInfo } from '../src/index.js'
+import { batch, budget, cache, errors, extendOracle, fromFunction, isRetryable, retry, SondeError, timeout, topK, type Matrix, type OracleInfo } from '../src/index.js'
 
 // Inputs that once broke us (a fuzz run against the built packages), each with what went wrong.
 const info: OracleInfo = { id: 'fixture', inputDim: 3, numClasses: 2, output: 'probabilities' }
@@ -102,6 +102,18 @@ describe('fixtures: what an implementation returns is checked against its info',
         thrown = e
       }
       expect(thrown instanceof SondeError && thrown.error._tag === 'InvalidInput' && thrown.error.message.includes('domain')).toBe(true)
+    }
+  })
+})
+
+describe('fixtures: middleware arguments', () => {
+  it('budget, batch, cache, retry, timeout and topK never throw on a bad argument: the first query is the typed error', async () => {
+    // Was: each threw while the stack was being built.
+    const base = fromFunction(info, half)
+    const stacks = [budget(Number.NaN)(base), batch(0)(base), cache({ maxEntries: 0 })(base), retry({ retries: -1 })(base), retry({ baseDelayMs: Number.NaN })(base), timeout(0)(base), topK(9)(base)]
+    for (const o of stacks) {
+      const r = await o.predict(x(1))()
+      expect(r._tag === 'Left' && r.left._tag).toBe('InvalidInput')
     }
   })
 })

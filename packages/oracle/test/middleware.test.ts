@@ -111,9 +111,10 @@ describe('budget', () => {
     )
   })
 
-  it('refuses a bad limit', () => {
-    expect(() => budget(-1)).not.toThrow()
-    expect(() => budget(-1)(linearModel(1, 2, 1).oracle)).toThrow(/non-negative integer/)
+  it('refuses a bad limit', async () => {
+    // A bad argument is a typed error at the first query, never a throw while the stack is built.
+    const refused = await budget(-1)(linearModel(1, 2, 1).oracle).predict({ rows: 1, cols: 1, data: Float64Array.of(0) })()
+    expect(refused._tag === 'Left' && refused.left.message).toMatch(/non-negative integer/)
   })
 })
 
@@ -195,8 +196,11 @@ describe('labelOnly and topK', () => {
       const t = Array.from(top.scores!.data.subarray(i * 5, i * 5 + 5))
       expect(t.filter((v) => !Number.isNaN(v)).sort((a, b) => b - a)).toEqual(sorted.slice(0, 2))
     }
-    expect(() => topK(1)(labelOnly(oracle))).toThrow(/scores/)
-    expect(() => topK(6)(oracle)).toThrow(/1\.\.5/)
+    const x1 = { rows: 1, cols: oracle.info.inputDim, data: new Float64Array(oracle.info.inputDim) }
+    const noScores = await topK(1)(labelOnly(oracle)).predict(x1)()
+    expect(noScores._tag === 'Left' && noScores.left._tag).toBe('MissingCapability')
+    const tooMany = await topK(6)(oracle).predict(x1)()
+    expect(tooMany._tag === 'Left' && tooMany.left.message).toMatch(/1\.\.5/)
   })
 })
 

@@ -1,8 +1,8 @@
 import { either as E, readonlyArray as RA, taskEither as TE, function as F } from 'fp-ts'
-import { errors, SondeError, type OracleError } from '../errors.js'
+import { errors, type OracleError } from '../errors.js'
 import { concatRows, type Matrix } from '../matrix.js'
 import { hasGradients, type Oracle, type Prediction } from '../oracle.js'
-import { extendOracle } from './extend.js'
+import { extendOracle, refusing } from './extend.js'
 import { validateGradient, validatePrediction, validateQuery } from '../validate.js'
 
 const sliceRows = (x: Matrix, start: number, end: number): Matrix => ({
@@ -45,7 +45,7 @@ export const batch =
   (maxRows: number) =>
   <O extends Oracle>(oracle: O): O => {
     if (!Number.isInteger(maxRows) || maxRows < 1) {
-      throw new SondeError(errors.invalidInput(`batch size is ${maxRows}; expected a positive integer`, 'maxRows'))
+      return refusing(oracle, errors.invalidInput(`batch size is ${maxRows}; expected a positive integer`, 'maxRows'))
     }
     const info = oracle.info
     return extendOracle(oracle, {

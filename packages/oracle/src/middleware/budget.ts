@@ -1,9 +1,9 @@
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { errors, SondeError, type OracleError } from '../errors.js'
+import { errors, type OracleError } from '../errors.js'
 import type { Matrix } from '../matrix.js'
 import { hasGradients, type Oracle } from '../oracle.js'
 import { validateClasses, validateQuery } from '../validate.js'
-import { extendOracle } from './extend.js'
+import { extendOracle, refusing } from './extend.js'
 
 /** Limits of {@link budget}: one for all rows, or separate ones per kind of query. */
 export type BudgetLimit = number | { readonly predictRows?: number; readonly gradientRows?: number }
@@ -49,7 +49,8 @@ export const budget =
       : { predict: limit.predictRows ?? Infinity, gradient: limit.gradientRows ?? Infinity }
     for (const [k, v] of Object.entries(limits)) {
       if (!(v >= 0) || (Number.isFinite(v) && !Number.isInteger(v))) {
-        throw new SondeError(errors.invalidInput(`budget limit for ${k} rows is ${v}; expected a non-negative integer`, 'limit'))
+        const none: BudgetState = { limit: 0, used: 0, remaining: 0 }
+        return refusing(oracle, errors.invalidInput(`budget limit for ${k} rows is ${v}; expected a non-negative integer`, 'limit'), { budgetState: () => ({ predict: none, gradient: none }) }) as O & Budgeted
       }
     }
     const used = { predict: 0, gradient: 0 }

@@ -1,9 +1,9 @@
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { errors, SondeError, type OracleError } from '../errors.js'
+import { errors, type OracleError } from '../errors.js'
 import { row, type Matrix } from '../matrix.js'
 import { hasGradients, type Oracle, type Prediction } from '../oracle.js'
 import { validateClasses, validateGradient, validatePrediction, validateQuery } from '../validate.js'
-import { extendOracle } from './extend.js'
+import { extendOracle, refusing } from './extend.js'
 
 /** Hits and misses of a {@link cache}, by kind of query. Misses are the rows sent below. */
 export interface CacheStats {
@@ -111,7 +111,12 @@ export const cache =
   (options: CacheOptions = {}) =>
   <O extends Oracle>(oracle: O): O & Cached => {
     const max = options.maxEntries ?? Infinity
-    if (!(max >= 1)) throw new SondeError(errors.invalidInput(`maxEntries is ${max}; expected at least 1`, 'options.maxEntries'))
+    if (!(max >= 1)) {
+      return refusing(oracle, errors.invalidInput(`maxEntries is ${max}; expected at least 1`, 'options.maxEntries'), {
+        cacheStats: (): CacheStats => ({ predictHits: 0, predictMisses: 0, gradientHits: 0, gradientMisses: 0, size: 0 }),
+        clearCache: () => undefined,
+      }) as O & Cached
+    }
     const predictions = new RowStore<PredictEntry>()
     const gradients = new RowStore<Float64Array>()
     let stats = { predictHits: 0, predictMisses: 0, gradientHits: 0, gradientMisses: 0 }

@@ -1,4 +1,6 @@
-import type { GradientOracle, Oracle } from '../oracle.js'
+import { taskEither as TE } from 'fp-ts'
+import type { OracleError } from '../errors.js'
+import { hasGradients, type GradientOracle, type Oracle } from '../oracle.js'
 
 /**
  * A new oracle that behaves like `oracle` except for the members in `patch`. Everything else
@@ -12,5 +14,19 @@ export const extendOracle = <O extends Oracle>(oracle: O, patch: Partial<Gradien
   for (const [k, v] of Object.entries(patch)) {
     if (k !== 'info' && v !== undefined) Object.defineProperty(out, k, { value: v, enumerable: true })
   }
+  return out
+}
+
+/**
+ * An oracle like `oracle` whose every query fails with `error`, plus the `extra` members a middleware's type
+ * promises. A middleware given a bad argument returns it, so the mistake surfaces as a typed error at the
+ * first query (before anything is sent), never as a throw while the stack is built.
+ */
+export const refusing = <O extends Oracle>(oracle: O, error: OracleError, extra: Record<string, unknown> = {}): O => {
+  const out = extendOracle(oracle, {
+    predict: () => TE.left(error),
+    ...(hasGradients(oracle) ? { gradient: () => TE.left(error) } : {}),
+  })
+  for (const [k, v] of Object.entries(extra)) Object.defineProperty(out, k, { value: v, enumerable: true })
   return out
 }

@@ -1,7 +1,7 @@
 import { either as E, taskEither as TE } from 'fp-ts'
-import { errors, isRetryable, SondeError, type OracleError } from '../errors.js'
+import { errors, isRetryable, type OracleError } from '../errors.js'
 import { hasGradients, type Oracle } from '../oracle.js'
-import { extendOracle } from './extend.js'
+import { extendOracle, refusing } from './extend.js'
 
 /** Options of {@link retry}. */
 export interface RetryOptions {
@@ -31,7 +31,10 @@ export const retry =
     const base = options.baseDelayMs ?? 100
     const maxDelay = options.maxDelayMs ?? 5000
     if (!Number.isInteger(retries) || retries < 0) {
-      throw new SondeError(errors.invalidInput(`retries is ${retries}; expected a non-negative integer`, 'options.retries'))
+      return refusing(oracle, errors.invalidInput(`retries is ${retries}; expected a non-negative integer`, 'options.retries'))
+    }
+    for (const [name, v] of [['baseDelayMs', base], ['maxDelayMs', maxDelay]] as const) {
+      if (!(v >= 0 && Number.isFinite(v))) return refusing(oracle, errors.invalidInput(`${name} is ${v}; expected a finite number of milliseconds ≥ 0`, `options.${name}`))
     }
     const withRetry =
       <A>(task: () => TE.TaskEither<OracleError, A>): TE.TaskEither<OracleError, A> =>

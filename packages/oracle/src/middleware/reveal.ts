@@ -1,5 +1,6 @@
 import { taskEither as TE, function as F } from 'fp-ts'
-import { errors, SondeError } from '../errors.js'
+import { errors } from '../errors.js'
+import { refusing } from './extend.js'
 import type { Oracle, Prediction } from '../oracle.js'
 
 /**
@@ -21,8 +22,8 @@ export const labelOnly = (oracle: Oracle): Oracle => ({
  * classes with their probabilities"); the other entries of `scores` are `NaN` and
  * `info.topK` is `k`. Labels are unchanged. Gradients are not reachable through the result.
  *
- * Gotcha: throws a {@link SondeError} (`MissingCapability`) for a label-only oracle — there is
- * nothing to reveal the top of — and (`InvalidInput`) for `k` outside 1..numClasses.
+ * Gotcha: for a label-only oracle — there is nothing to reveal the top of — every query fails with
+ * `MissingCapability`, and for `k` outside 1..numClasses with `InvalidInput` (nothing is thrown).
  *
  * @example
  * const top1 = topK(1)(model) // scores: the winning probability, NaN elsewhere
@@ -31,12 +32,8 @@ export const topK =
   (k: number) =>
   (oracle: Oracle): Oracle => {
     const { info } = oracle
-    if (info.output === 'label') {
-      throw new SondeError(errors.missingCapability('scores', info.id, 'topK needs an oracle that reveals scores'))
-    }
-    if (!Number.isInteger(k) || k < 1 || k > info.numClasses) {
-      throw new SondeError(errors.invalidInput(`topK k is ${k}; expected an integer in 1..${info.numClasses}`, 'k'))
-    }
+    if (info.output === 'label') return refusing(oracle, errors.missingCapability('scores', info.id, 'topK needs an oracle that reveals scores'))
+    if (!Number.isInteger(k) || k < 1 || k > info.numClasses) return refusing(oracle, errors.invalidInput(`topK k is ${k}; expected an integer in 1..${info.numClasses}`, 'k'))
     return {
       info: { ...info, topK: k },
       predict: (x) =>

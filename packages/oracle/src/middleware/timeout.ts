@@ -1,7 +1,7 @@
 import { taskEither as TE } from 'fp-ts'
-import { errors, SondeError, type OracleError } from '../errors.js'
+import { errors, type OracleError } from '../errors.js'
 import { hasGradients, type Oracle } from '../oracle.js'
-import { extendOracle } from './extend.js'
+import { extendOracle, refusing } from './extend.js'
 
 /**
  * `task`, or `Timeout` if it has not settled within `ms` milliseconds. The late answer, if it ever comes,
@@ -47,7 +47,7 @@ export const withTimeout =
 export const timeout =
   (ms: number) =>
   <O extends Oracle>(oracle: O): O => {
-    if (!(ms > 0) || !Number.isFinite(ms)) throw new SondeError(errors.invalidInput(`timeout is ${ms} ms; expected a positive finite number`, 'ms'))
+    if (!(ms > 0) || !Number.isFinite(ms)) return refusing(oracle, errors.invalidInput(`timeout is ${ms} ms; expected a positive finite number`, 'ms'))
     const what = `oracle '${oracle.info.id}'`
     return extendOracle(oracle, {
       predict: (x) => withTimeout(oracle.predict(x), ms, what),

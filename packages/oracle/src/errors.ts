@@ -192,6 +192,16 @@ export const errors = {
   }),
 } as const
 
+const oracleTags: ReadonlySet<string> = new Set<OracleError['_tag']>(['InvalidInput', 'ShapeMismatch', 'BudgetExhausted', 'Transport', 'BadResponse', 'Timeout', 'Aborted', 'MissingCapability'])
+
+/**
+ * Whether an error is one an oracle itself may return (an {@link OracleError}), not only a probe.
+ *
+ * @example
+ * if (isOracleError(e)) return E.left(e) // fits an oracle's TaskEither
+ */
+export const isOracleError = (e: ProbeError): e is OracleError => oracleTags.has(e._tag)
+
 /**
  * The error a caught `cause` stands for: a thrown {@link SondeError}'s own error, else `orElse` with the
  * cause's message. For the one `tryCatch` around code that may throw.

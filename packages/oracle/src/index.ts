@@ -3,6 +3,7 @@ export { featureBounds, randomQueries, clipToDomain } from './domain.js'
 export {
   errors,
   errorFromThrown,
+  isOracleError,
   isRetryable,
   SondeError,
   type InvalidInput,

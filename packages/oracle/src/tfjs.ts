@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs'
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
 import { attempt, labelThreshold } from './adapters/function.js'
 import { guardGradient, guardPredict } from './adapters/guard.js'
-import { errors, SondeError, type OracleError } from './errors.js'
+import { errors, isOracleError, SondeError, type OracleError } from './errors.js'
 import { labelsFromScores, type Matrix } from './matrix.js'
 import type { Domain, GradientOracle, Oracle, OracleInfo, OutputKind, Prediction } from './oracle.js'
 import { validateInfo, validateScores } from './validate.js'
@@ -21,9 +21,12 @@ export interface TfjsOracleOptions {
   /** What the oracle reveals. */
   readonly output: OutputKind
   /**
-   * What the model's (first) output tensor holds. Default `'logits'`. A model that ends in a
-   * softmax (`'probabilities'`) can reveal labels and probabilities but not logits, and
-   * answers no gradient queries.
+   * What the model's (first) output tensor holds. Default: read from a `tf.LayersModel`'s last layer —
+   * a softmax (or a one-unit sigmoid), as a `dense` activation or as its own layer, means
+   * `'probabilities'`, and the layer's pre-activation gives the logits (so the oracle reveals the model's
+   * own probabilities, its logits, and logit gradients). A `tf.GraphModel` cannot be read: declare it;
+   * undeclared, it is taken as `'logits'`. Declared `'probabilities'` with no logits the adapter can
+   * find: labels and probabilities only, and no gradient queries.
    */
   readonly modelOutputs?: 'logits' | 'probabilities'
   readonly id?: string
@@ -55,6 +58,47 @@ const probabilitiesFromLogits = (z: Matrix): Matrix => {
     for (let j = 0; j < cols; j++) out[i * cols + j]! /= s
   }
   return { rows, cols, data: out }
+}
+
+/**
+ * What a LayersModel's head is: logits, or probabilities with a way to the logits before them — the
+ * input of a final softmax/sigmoid layer, or the pre-activation of a final dense layer.
+ */
+type Head = { readonly outputs: 'logits' } | { readonly outputs: 'probabilities'; readonly logits?: (x: tf.Tensor) => tf.Tensor }
+
+const squashing = (activation: unknown, units: number | undefined): boolean => activation === 'softmax' || (activation === 'sigmoid' && units === 1)
+
+const readHead = (model: TfjsModel): Head => {
+  if (!('layers' in model) || model.layers.length === 0) return { outputs: 'logits' }
+  const last = model.layers[model.layers.length - 1]!
+  const config = last.getConfig() as { readonly activation?: unknown; readonly units?: number; readonly useBias?: boolean }
+  const className = last.getClassName()
+  const before = (): tf.LayersModel | undefined => {
+    try {
+      const input = last.input
+      return Array.isArray(input) ? undefined : tf.model({ inputs: model.inputs, outputs: input })
+    } catch {
+      return undefined
+    }
+  }
+  const units = (model.outputs[0]?.shape ?? []).at(-1) ?? undefined
+  if (className === 'Softmax' || (className === 'Activation' && squashing(config.activation, units ?? undefined))) {
+    const sub = before()
+    return sub === undefined ? { outputs: 'probabilities' } : { outputs: 'probabilities', logits: (x) => sub.apply(x, { training: false }) as tf.Tensor }
+  }
+  if (className === 'Dense' && squashing(config.activation, config.units)) {
+    const sub = before()
+    const [kernel, bias] = last.getWeights()
+    if (sub === undefined || kernel === undefined) return { outputs: 'probabilities' }
+    return {
+      outputs: 'probabilities',
+      logits: (x) => {
+        const z = tf.matMul(sub.apply(x, { training: false }) as tf.Tensor2D, kernel as tf.Tensor2D)
+        return config.useBias !== false && bias !== undefined ? tf.add(z, bias) : z
+      },
+    }
+  }
+  return { outputs: 'logits' }
 }
 
 const run = (model: TfjsModel, x: tf.Tensor): tf.Tensor => {
@@ -93,7 +137,10 @@ export function fromTfjsModel(
 ): GradientOracle
 export function fromTfjsModel(model: TfjsModel, options: TfjsOracleOptions): Oracle
 export function fromTfjsModel(model: TfjsModel, options: TfjsOracleOptions): Oracle {
-  const modelOutputs = options.modelOutputs ?? 'logits'
+  const head: Head = options.modelOutputs === 'logits' ? { outputs: 'logits' } : options.modelOutputs === 'probabilities' ? { ...readHead(model), outputs: 'probabilities' } : readHead(model)
+  const modelOutputs = head.outputs
+  // The logits, when the model's output is not already them: the pre-activation found in its head.
+  const logitsOf = modelOutputs === 'logits' ? (x: tf.Tensor) => run(model, x) : head.outputs === 'probabilities' ? head.logits : undefined
   const inputShape = options.inputShape ?? shapeOf(model, 'inputs') ?? []
   const outShape = shapeOf(model, 'outputs')
   const numClasses = options.numClasses ?? outShape?.[outShape.length - 1] ?? Number.NaN
@@ -107,9 +154,15 @@ export function fromTfjsModel(model: TfjsModel, options: TfjsOracleOptions): Ora
       errors.invalidInput(`the model's input shape [${inputShape.join(', ')}] is not fully known; pass options.inputShape`, 'options.inputShape'),
     )
   }
-  if (modelOutputs === 'probabilities' && options.output === 'logits') {
+  if (logitsOf === undefined && options.modelOutputs === undefined) {
+    // Undeclared, the oracle is typed as answering gradients: say so now rather than silently answer none.
     throw new SondeError(
-      errors.missingCapability('logits', options.id ?? 'tfjs', "the model outputs probabilities; use output 'probabilities' or 'label'"),
+      errors.missingCapability('logits', options.id ?? 'tfjs', "the model ends in a softmax or sigmoid whose input cannot be read (several inputs to that layer); declare modelOutputs: 'probabilities' to use it without gradients"),
+    )
+  }
+  if (logitsOf === undefined && options.output === 'logits') {
+    throw new SondeError(
+      errors.missingCapability('logits', options.id ?? 'tfjs', "the model outputs probabilities and its logits cannot be found (not a LayersModel ending in a softmax or sigmoid); use output 'probabilities' or 'label'"),
     )
   }
   const inputDim = inputShape.reduce((a, b) => a * b, 1)
@@ -139,21 +192,25 @@ export function fromTfjsModel(model: TfjsModel, options: TfjsOracleOptions): Ora
     )
   }
 
+  // Logits are read from the pre-activation when asked for; otherwise the model's own output is revealed.
+  const fromLogits = options.output === 'logits' && modelOutputs === 'probabilities'
   const predict = guardPredict(info, (q) =>
     F.pipe(
-      attempt(`the tfjs model '${info.id}'`, () => readMatrix(tf.tidy(() => run(model, toTensor(q))), q.rows, numClasses)),
-      TE.chainEitherK(reveal),
+      attempt(`the tfjs model '${info.id}'`, () => readMatrix(tf.tidy(() => (fromLogits ? logitsOf!(toTensor(q)) : run(model, toTensor(q)))), q.rows, numClasses)),
+      TE.chainEitherK((raw) => (fromLogits ? F.pipe(validateScores(info, raw.rows, raw), E.map((s): Prediction => ({ labels: labelsFromScores(s, 0), scores: s }))) : reveal(raw))),
     ),
   )
-  if (modelOutputs !== 'logits') return { info, predict }
+  if (logitsOf === undefined) return { info, predict }
+  const logitsFn = logitsOf
 
   const gradient = guardGradient(info, (q, c) =>
     attempt(`the gradient of tfjs model '${info.id}'`, () =>
       readMatrix(
         tf.tidy(() => {
           // Rows are independent, so the gradient of Σᵢ logit[i, cls[i]] is each row's own gradient.
-          const mask = tf.oneHot(tf.tensor1d(c, 'int32'), numClasses).reshape([q.rows, numClasses])
-          const total = (input: tf.Tensor): tf.Scalar => tf.sum(tf.mul(run(model, input).reshape([q.rows, numClasses]), mask))
+          // tf.oneHot needs a depth ≥ 2: a one-logit model's mask is all ones.
+          const mask = numClasses === 1 ? tf.ones([q.rows, 1]) : tf.oneHot(tf.tensor1d(c, 'int32'), numClasses).reshape([q.rows, numClasses])
+          const total = (input: tf.Tensor): tf.Scalar => tf.sum(tf.mul(logitsFn(input).reshape([q.rows, numClasses]), mask))
           return tf.grad(total)(toTensor(q))
         }),
         q.rows,
@@ -164,3 +221,55 @@ export function fromTfjsModel(model: TfjsModel, options: TfjsOracleOptions): Ora
   const oracle: GradientOracle = { info, predict, gradient }
   return oracle
 }
+
+/** Options of {@link loadTfjsModel}: those of {@link fromTfjsModel}, with `output` defaulting to `'probabilities'`. */
+export type LoadTfjsModelOptions = Omit<TfjsOracleOptions, 'output'> & { readonly output?: OutputKind }
+
+interface SavedModelJson {
+  readonly modelTopology?: unknown
+  readonly format?: string
+  readonly weightsManifest?: ReadonlyArray<{ readonly paths: readonly string[]; readonly weights: tf.io.WeightsManifestEntry[] }>
+}
+
+/**
+ * Load a model saved by TensorFlow.js (`model.json` and its weight files, as `model.save('file://…')` or the
+ * converter writes them) from disk in Node, and wrap it with {@link fromTfjsModel}. Layers models and graph
+ * models both load; the files are read with Node's `fs` (tfjs-node, whose `file://` handler this replaces,
+ * does not install everywhere).
+ *
+ * Errors are values: a missing or unreadable file, JSON that is not a tfjs model, weights of the wrong size,
+ * or a model the adapter cannot describe give `InvalidInput` naming the path.
+ *
+ * @example
+ * const oracle = await toPromise(loadTfjsModel('models/mnist/model.json', { domain: { lower: 0, upper: 1 } }))
+ */
+export const loadTfjsModel = (path: string, options: LoadTfjsModelOptions = {}): TE.TaskEither<OracleError, Oracle> =>
+  TE.tryCatch(
+    async () => {
+      const fs = await import('node:fs/promises')
+      const { dirname, join } = await import('node:path')
+      const json = JSON.parse(await fs.readFile(path, 'utf8')) as SavedModelJson
+      if (json === null || typeof json !== 'object' || json.modelTopology === undefined || !Array.isArray(json.weightsManifest)) {
+        throw new SondeError(errors.invalidInput(`${path} is not a TensorFlow.js model.json (no modelTopology or weightsManifest)`, 'path'))
+      }
+      const weightSpecs = json.weightsManifest.flatMap((g) => g.weights)
+      const parts = await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map((p) => fs.readFile(join(dirname(path), p))))
+      const bytes = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0))
+      let offset = 0
+      for (const p of parts) {
+        bytes.set(p, offset)
+        offset += p.byteLength
+      }
+      const expected = weightSpecs.reduce((a, w) => a + w.shape.reduce((x: number, y: number) => x * y, 1) * (w.dtype === 'float32' || w.dtype === 'int32' ? 4 : w.dtype === 'bool' ? 1 : 4), 0)
+      if (weightSpecs.every((w) => w.quantization === undefined) && expected !== bytes.byteLength) {
+        throw new SondeError(errors.invalidInput(`the weight files of ${path} hold ${bytes.byteLength} bytes; its weightsManifest needs ${expected}`, 'path'))
+      }
+      const handler = tf.io.fromMemory({ modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'], weightSpecs, weightData: bytes.buffer })
+      const model: TfjsModel = json.format === 'graph-model' ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler)
+      return fromTfjsModel(model, { ...options, output: options.output ?? 'probabilities', id: options.id ?? `tfjs:${path}` })
+    },
+    (cause) =>
+      cause instanceof SondeError && isOracleError(cause.error)
+        ? cause.error
+        : errors.invalidInput(`could not load the TensorFlow.js model at ${path}: ${cause instanceof Error ? cause.message : String(cause)}`, 'path'),
+  )

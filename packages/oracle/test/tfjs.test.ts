@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs'
 import { describe, expect, it } from 'vitest'
 import { describeOracleContract } from '../src/testing/index.js'
-import { fromTfjsModel } from '../src/tfjs.js'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fromTfjsModel, loadTfjsModel } from '../src/tfjs.js'
 import { SondeError, toPromise, type Matrix } from '../src/index.js'
 
 // tanh hidden layer: smooth, so central differences are meaningful. Seeded initialisers.
@@ -85,10 +88,98 @@ describe('fromTfjsModel', () => {
     }
   })
 
-  it('refuses to reveal logits of a model that outputs probabilities, and needs numClasses when unknown', async () => {
-    expect(() => fromTfjsModel(layersModel(true), { output: 'logits', modelOutputs: 'probabilities' })).toThrow(SondeError)
+  it('refuses to reveal logits it cannot find, answers no gradient then, and needs numClasses when unknown', async () => {
     const gm = await graphModel()
+    expect(() => fromTfjsModel(gm, { output: 'logits', modelOutputs: 'probabilities', numClasses: 3 })).toThrow(SondeError)
+    expect('gradient' in fromTfjsModel(gm, { output: 'probabilities', modelOutputs: 'probabilities', numClasses: 3 })).toBe(false)
     expect(() => fromTfjsModel(gm, { output: 'logits' })).toThrow(/options.numClasses/)
-    expect('gradient' in fromTfjsModel(layersModel(true), { output: 'probabilities', modelOutputs: 'probabilities' })).toBe(false)
+  })
+})
+
+// Keras-style heads: a final dense softmax, a separate softmax layer, a one-unit sigmoid.
+const softmaxLayerModel = (): tf.LayersModel =>
+  tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [6], units: 8, activation: 'tanh', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }),
+      tf.layers.dense({ units: 4, kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }),
+      tf.layers.softmax(),
+    ],
+  })
+const sigmoidModel = (): tf.LayersModel =>
+  tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [6], units: 8, activation: 'tanh', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }),
+      tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotNormal({ seed: 3 }) }),
+    ],
+  })
+
+describeOracleContract('fromTfjsModel (dense softmax head, logits from the pre-activation)', () => fromTfjsModel(layersModel(true), { output: 'logits' }), float32)
+describeOracleContract('fromTfjsModel (dense softmax head, its own probabilities)', () => fromTfjsModel(layersModel(true), { output: 'probabilities' }), float32)
+describeOracleContract('fromTfjsModel (softmax layer head)', () => fromTfjsModel(softmaxLayerModel(), { output: 'probabilities' }), float32)
+describeOracleContract('fromTfjsModel (one-unit sigmoid head)', () => fromTfjsModel(sigmoidModel(), { output: 'logits' }), float32)
+
+describe('fromTfjsModel on a model that ends in a softmax or sigmoid', () => {
+  const x: Matrix = { rows: 3, cols: 6, data: Float64Array.from({ length: 18 }, (_, k) => 3 * Math.sin(k)) }
+  const modelSays = (m: tf.LayersModel): Float32Array => tf.tidy(() => (m.predict(tf.tensor2d(Float32Array.from(x.data), [3, 6])) as tf.Tensor).dataSync() as Float32Array)
+
+  it.each([
+    ['dense softmax', () => layersModel(true)],
+    ['softmax layer', softmaxLayerModel],
+    ['sigmoid', sigmoidModel],
+  ] as const)('%s: reveals the model’s own probabilities (no second softmax), and its logits give them back', async (_, make) => {
+    // Was: softmax applied a second time — the model said [0.9993, 0.0007, 1e-14], the oracle [0.576, 0.212, 0.212].
+    const model = make()
+    const own = modelSays(model)
+    const probabilities = await toPromise(fromTfjsModel(model, { output: 'probabilities' }).predict(x))
+    Array.from(own).forEach((v, k) => expect(Math.abs(probabilities.scores!.data[k]! - v)).toBeLessThanOrEqual(1e-7))
+    const logits = (await toPromise(fromTfjsModel(model, { output: 'logits' }).predict(x))).scores!
+    // softmax (or sigmoid) of the pre-activation is the model's output, to float32 rounding.
+    for (let i = 0; i < 3; i++) {
+      const z = Array.from(logits.data.subarray(i * logits.cols, (i + 1) * logits.cols))
+      const p = z.length === 1 ? [1 / (1 + Math.exp(-z[0]!))] : z.map((v) => Math.exp(v - Math.max(...z))).map((e, _j, all) => e / all.reduce((a2, b2) => a2 + b2, 0))
+      p.forEach((v, j) => expect(Math.abs(v - own[i * logits.cols + j]!)).toBeLessThanOrEqual(1e-5))
+    }
+  })
+})
+
+// A model saved by tfjs itself: `model.save` hands its artifacts to a handler that writes model.json and
+// weights.bin exactly as tfjs's own file:// handler lays them out.
+const saveToDisk = async (model: tf.LayersModel): Promise<string> => {
+  const dir = mkdtempSync(join(tmpdir(), 'sonde-tfjs-'))
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      writeFileSync(join(dir, 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer))
+      const json = { modelTopology: artifacts.modelTopology, format: artifacts.format, generatedBy: artifacts.generatedBy, convertedBy: artifacts.convertedBy ?? null, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] }
+      writeFileSync(join(dir, 'model.json'), JSON.stringify(json))
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }
+    }),
+  )
+  return join(dir, 'model.json')
+}
+
+const saved = await saveToDisk(layersModel(true))
+describeOracleContract('loadTfjsModel (a saved softmax model, probabilities)', async () => toPromise(loadTfjsModel(saved)), float32)
+
+describe('loadTfjsModel', () => {
+  it('answers exactly as the model it was saved from', async () => {
+    const original = layersModel(true)
+    const path = await saveToDisk(original)
+    const x: Matrix = { rows: 4, cols: 6, data: Float64Array.from({ length: 24 }, (_, k) => Math.cos(k)) }
+    const a = await toPromise(fromTfjsModel(original, { output: 'logits' }).predict(x))
+    const loaded = await toPromise(loadTfjsModel(path, { output: 'logits' }))
+    const b = await toPromise(loaded.predict(x))
+    expect(Array.from(b.scores!.data)).toEqual(Array.from(a.scores!.data))
+    expect('gradient' in loaded).toBe(true)
+  })
+
+  it('a missing file, a file that is not a model and short weights are InvalidInput, not throws', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sonde-bad-'))
+    writeFileSync(join(dir, 'not-a-model.json'), JSON.stringify({ hello: 1 }))
+    const path = await saveToDisk(layersModel())
+    writeFileSync(join(dirname(path), 'weights.bin'), new Uint8Array(8))
+    for (const p of [join(dir, 'missing.json'), join(dir, 'not-a-model.json'), path]) {
+      const r = await loadTfjsModel(p)()
+      expect(r._tag === 'Left' && r.left._tag).toBe('InvalidInput')
+    }
   })
 })

@@ -1,5 +1,5 @@
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { errors, SondeError, type OracleError } from '../errors.js'
+import { errors, isOracleError, SondeError, type OracleError } from '../errors.js'
 import { labelsFromScores, type Matrix } from '../matrix.js'
 import type { GradientOracle, Oracle, OracleInfo, Prediction } from '../oracle.js'
 import { validateGradient, validateInfo, validateLabels, validateScores } from '../validate.js'
@@ -28,8 +28,6 @@ export const labelThreshold = (info: OracleInfo): number => (info.output === 'pr
 
 const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
-const oracleTags = new Set<string>(['InvalidInput', 'ShapeMismatch', 'BudgetExhausted', 'Transport', 'BadResponse', 'Timeout', 'Aborted', 'MissingCapability'])
-
 /**
  * Turn a function that may throw or reject into a task. A thrown {@link SondeError} whose error an oracle
  * can return keeps its tag and data — `new SondeError(errors.transport('HTTP 503', true))` stays a
@@ -39,8 +37,8 @@ export const attempt = <A>(what: string, f: () => A | Promise<A>): TE.TaskEither
   TE.tryCatch(
     async () => await f(),
     (cause) =>
-      cause instanceof SondeError && oracleTags.has(cause.error._tag)
-        ? (cause.error as OracleError)
+      cause instanceof SondeError && isOracleError(cause.error)
+        ? cause.error
         : errors.badResponse(`${what} threw: ${describe(cause)}`, cause),
   )
 

@@ -90,9 +90,20 @@ class RowStore<V> {
   }
 }
 
-interface PredictEntry {
+/** One remembered prediction row. */
+export interface PredictEntry {
   readonly label: number
   readonly scores: Float64Array | undefined
+}
+
+/**
+ * How a durable cache keeps its entries (the journal's hooks): `preload` fills it at the start; `record`
+ * is called once per answer from below, with every fresh row, before the answer is returned — so a
+ * durable store is written before anyone sees the rows.
+ */
+export interface CacheStore {
+  readonly preload?: (put: { readonly predict: (row: Float64Array, entry: PredictEntry) => void; readonly gradient: (row: Float64Array, cls: number, g: Float64Array) => void }) => void
+  readonly record: (fresh: { readonly predict: ReadonlyArray<readonly [Float64Array, PredictEntry]>; readonly gradient: ReadonlyArray<readonly [Float64Array, number, Float64Array]> }) => void
 }
 
 /**
@@ -109,7 +120,12 @@ interface PredictEntry {
  */
 export const cache =
   (options: CacheOptions = {}) =>
-  <O extends Oracle>(oracle: O): O & Cached => {
+  <O extends Oracle>(oracle: O): O & Cached =>
+    cacheWith(oracle, options)
+
+/** {@link cache} with an optional durable {@link CacheStore} (what `journal` builds on). */
+export const cacheWith = <O extends Oracle>(oracle: O, options: CacheOptions = {}, durable?: CacheStore): O & Cached => {
+  {
     const max = options.maxEntries ?? Infinity
     if (!(max >= 1)) {
       return refusing(oracle, errors.invalidInput(`maxEntries is ${max}; expected at least 1`, 'options.maxEntries'), {
@@ -124,6 +140,10 @@ export const cache =
       while (predictions.size + gradients.size > max && m.size > 0) m.evictOldest()
     }
     const info = oracle.info
+    durable?.preload?.({
+      predict: (r, entry) => predictions.set(RowStore.hash(r, -1), r, entry),
+      gradient: (r, cls, g) => gradients.set(RowStore.hash(r, cls), r, g),
+    })
 
     // Shared by predict and gradient: look up each row, send the distinct misses, fill in order.
     const lookup = <V>(
@@ -132,6 +152,7 @@ export const cache =
       store: RowStore<V>,
       send: (missRows: Int32Array) => TE.TaskEither<OracleError, ReadonlyArray<V>>,
       count: (hits: number, misses: number) => void,
+      onFresh?: (rows: Float64Array[], tags: number[], values: ReadonlyArray<V>) => void,
     ): TE.TaskEither<OracleError, ReadonlyArray<V>> => {
       const found: Array<V | undefined> = new Array<V | undefined>(x.rows)
       const keys: string[] = new Array<string>(x.rows)
@@ -162,6 +183,7 @@ export const cache =
       }
       const finish = (fresh: ReadonlyArray<V>): ReadonlyArray<V> => {
         count(hits, missRows.length)
+        if (missRows.length > 0) onFresh?.(Array.from(missRows, (i) => row(x, i).slice()), Array.from(missRows, (i) => tags?.[i] ?? -1), fresh)
         missRows.forEach((i, m) => store.set(keys[i]!, row(x, i), fresh[m]!))
         evict(store)
         return Array.from(found, (v, i) => (v !== undefined ? v : fresh[missOf[i]!]!))
@@ -197,6 +219,7 @@ export const cache =
                 ),
               ),
             (h, m) => (stats = { ...stats, predictHits: stats.predictHits + h, predictMisses: stats.predictMisses + m }),
+            durable === undefined ? undefined : (rows, _tags, values) => durable.record({ predict: rows.map((r, i) => [r, values[i]!] as const), gradient: [] }),
           ),
         ),
         TE.map((entries): Prediction => {
@@ -232,6 +255,7 @@ export const cache =
                   TE.map((g) => Array.from(miss, (_, m) => g.data.slice(m * g.cols, (m + 1) * g.cols))),
                 ),
               (h, m) => (stats = { ...stats, gradientHits: stats.gradientHits + h, gradientMisses: stats.gradientMisses + m }),
+              durable === undefined ? undefined : (rows, tags, values) => durable.record({ predict: [], gradient: rows.map((r, i) => [r, tags[i]!, values[i]!] as const) }),
             ),
             TE.map((rowsOut) => {
               const data = new Float64Array(q.rows * q.cols)
@@ -258,3 +282,4 @@ export const cache =
     })
     return out as O & Cached
   }
+}

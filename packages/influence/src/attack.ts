@@ -1,5 +1,5 @@
 import { either as E } from 'fp-ts'
-import { errors, takeRows, type Domain, type Matrix, type ProbeError } from '@sonde/oracle'
+import { domainBounds, errors, takeRows, type Domain, type Matrix, type ProbeError } from '@sonde/oracle'
 import type { FitOptions, TwiceDifferentiable } from '@sonde/models'
 import type { Examples } from './inverse-hvp.js'
 import { inputInfluence, validateExamples, type InfluenceOptions } from './influence.js'
@@ -101,17 +101,12 @@ export const trainingSetAttack = (
   if (!(alpha > 0)) return invalid('options.stepSize', `is ${alpha}; expected a positive number`)
   // Per-feature bounds: the attack once read only scalar domains and ignored per-feature ones.
   const d0 = train.x.cols
-  const perFeature = (b: number | ArrayLike<number> | undefined, fallback: number, side: string): Float64Array | string => {
-    if (b === undefined) return new Float64Array(d0).fill(fallback)
-    if (typeof b === 'number') return new Float64Array(d0).fill(b)
-    if (b.length !== d0) return `options.bounds.${side} has ${b.length} values; the inputs have ${d0} features`
-    return Float64Array.from(b)
-  }
   const source = options.bounds ?? info?.domain
-  const lower = perFeature(source?.lower, -Infinity, 'lower')
-  const upper = perFeature(source?.upper, Infinity, 'upper')
-  if (typeof lower === 'string') return invalid('options.bounds.lower', lower)
-  if (typeof upper === 'string') return invalid('options.bounds.upper', upper)
+  for (const side of ['lower', 'upper'] as const) {
+    const b = source?.[side]
+    if (b instanceof Float64Array && b.length !== d0) return invalid(`options.bounds.${side}`, `has ${b.length} values; the inputs have ${d0} features`)
+  }
+  const { lower, upper } = domainBounds(source, d0)
   for (let q = 0; q < d0; q++) {
     if (!(lower[q]! < upper[q]!)) return invalid('options.bounds', `feature ${q}: lower ${lower[q]} is not below upper ${upper[q]}`)
   }

@@ -1,5 +1,5 @@
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { errors, meter, type Oracle, type OracleError, type ProbeError } from '@sonde/oracle'
+import { domainBounds, errors, meter, type Oracle, type OracleError, type ProbeError } from '@sonde/oracle'
 import { inverseLogistic } from './logistic.js'
 import { clipAlong, distance, type InverseOptions, type InverseResult, type LogisticModel, type SoftmaxModel } from './problem.js'
 import { inverseSoftmax, type PreparedSoftmax } from './softmax.js'
@@ -81,10 +81,7 @@ export const counterfactual = (
   const star = solved.right
   const counted = meter(oracle)
   const target = options.target
-  const perFeature = (b: number | Float64Array | undefined, fill: number): Float64Array =>
-    b instanceof Float64Array ? b : new Float64Array(x0.length).fill(b ?? fill)
-  const lower = perFeature(withDomain.lower, -Infinity)
-  const upper = perFeature(withDomain.upper, Infinity)
+  const { lower, upper } = domainBounds(withDomain, x0.length)
   const direction = Float64Array.from(star.x, (v, i) => v - x0[i]!)
   const along = (t: number): Float64Array => clipAlong(x0, t, direction, lower, upper)
   const labelAt = (x: Float64Array): TE.TaskEither<OracleError, number> =>

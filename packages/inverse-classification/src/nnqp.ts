@@ -74,25 +74,21 @@ export const solveNnqp = (
     return g
   }
 
-  // A warm start may hold a dependent passive set: keep a maximal independent subset, in order.
-  {
-    const kept: number[] = []
-    for (const p of passive) {
-      if (solvePassive(h, m, [...kept, p], new Float64Array(kept.length + 1)) !== undefined) kept.push(p)
-      else lambda[p] = 0
-    }
-    passive = kept
-  }
-
-  // Bring λ to the optimum of the current passive set, stepping back where it would go negative.
-  const settle = (): void => {
+  /**
+   * Bring λ to the optimum of the current passive set, stepping back where it would go negative. Returns
+   * `'singular'`, having changed nothing, when the passive set itself is dependent (its first solve fails);
+   * every later set is a subset of an independent one.
+   */
+  const settle = (): 'settled' | 'singular' => {
+    let first = true
     while (passive.length > 0 && iterations <= maxIterations) {
       const z = solvePassive(h, m, passive, Float64Array.from(passive, (p) => -q[p]!))
       iterations++
-      if (z === undefined) return // cannot happen: only independent sets are passive
+      if (z === undefined) return first ? 'singular' : 'settled'
+      first = false
       if (z.every((v) => v > 0)) {
         passive.forEach((p, i) => (lambda[p] = z[i]!))
-        return
+        return 'settled'
       }
       let alpha = 1
       passive.forEach((p, i) => {
@@ -107,6 +103,7 @@ export const solveNnqp = (
         return true
       })
     }
+    return 'settled'
   }
 
   /**
@@ -137,11 +134,19 @@ export const solveNnqp = (
     const out = passive[leaving]!
     lambda[out] = 0
     passive = [...passive.filter((p) => p !== out && lambda[p]! > 0), j]
-    for (const p of [...passive]) if (lambda[p] === 0 && p !== j) passive = passive.filter((x) => x !== p)
     return undefined
   }
 
-  settle()
+  if (settle() === 'singular') {
+    // A warm start may hold a dependent passive set: keep a maximal independent subset, in order.
+    const kept: number[] = []
+    for (const p of passive) {
+      if (solvePassive(h, m, [...kept, p], new Float64Array(kept.length + 1)) !== undefined) kept.push(p)
+      else lambda[p] = 0
+    }
+    passive = kept
+    settle()
+  }
   while (iterations <= maxIterations) {
     let best = -1
     let bestGrad = -tol
@@ -154,12 +159,14 @@ export const solveNnqp = (
       }
     }
     if (best < 0) return { lambda, iterations, converged: true }
-    iterations++
-    if (solvePassive(h, m, [...passive, best], new Float64Array(passive.length + 1)) === undefined) {
+    // One Cholesky tells both whether `best` is independent of the passive set and, if so, the new optimum.
+    passive.push(best)
+    if (settle() === 'singular') {
+      passive.pop()
       const d = rayStep(best)
       if (d !== undefined) return { lambda, iterations, converged: true, unbounded: d }
-    } else passive.push(best)
-    settle()
+      settle()
+    }
   }
   return { lambda, iterations, converged: false }
 }

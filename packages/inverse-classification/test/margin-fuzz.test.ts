@@ -61,6 +61,11 @@ describe('inverseSoftmax (margin) on degenerate problems, against brute force', 
     expect(E.isRight(b) && b.right.x[0]).toBeCloseTo(1.125, 12)
   })
 
+  it('a problem on which changing every violating coordinate at once cycles: the one-at-a-time rounds end it', () => {
+    // Found with fast-check seed 8 (4,000 runs); without the fallback it ended in NotConverged.
+    check({ d: 3, k: 5, w: [0, 2, 0.75, 0, 0, 0, -1, 0, 0, -1.25, 2.25, 2, 2.75, -0.25, -2.25], b: [0, 0, 0, 0.75, 0], x0: [0, 0, 0], target: 0, margin: 0.5, lower: undefined, upper: [1, 1, 0.25] })
+  })
+
   it('500 random problems (seeded): Infeasible exactly when brute force finds no point, else the same distance', () => {
     fc.assert(fc.property(problem, check), { seed: 20261201, numRuns: 500 })
   })

@@ -1,5 +1,5 @@
 import type { Matrix } from './matrix.js'
-import type { OracleInfo } from './oracle.js'
+import type { Domain, OracleInfo } from './oracle.js'
 import type { Rng } from './rng.js'
 
 /**
@@ -52,4 +52,16 @@ export const clipToDomain = (info: OracleInfo, x: Matrix): Matrix => {
     x.data[k] = v < lo ? lo : v > hi ? hi : v
   }
   return x
+}
+
+/**
+ * A domain as one lower and one upper bound per feature (`d` of each): a scalar bound is repeated, an
+ * array kept as it is, a missing side is unbounded. The caller checks array lengths.
+ *
+ * @example
+ * const { lower, upper } = domainBounds(oracle.info.domain, oracle.info.inputDim)
+ */
+export const domainBounds = (domain: Partial<Domain> | undefined, d: number): { readonly lower: Float64Array; readonly upper: Float64Array } => {
+  const side = (b: number | Float64Array | undefined, fill: number): Float64Array => (b instanceof Float64Array ? b : new Float64Array(d).fill(b ?? fill))
+  return { lower: side(domain?.lower, -Infinity), upper: side(domain?.upper, Infinity) }
 }

@@ -1,5 +1,5 @@
 export { matrix, fromRows, row, takeRows, concatRows, labelsFromScores, labelAgreement, type Matrix } from './matrix.js'
-export { featureBounds, randomQueries, clipToDomain } from './domain.js'
+export { featureBounds, domainBounds, randomQueries, clipToDomain } from './domain.js'
 export {
   errors,
   errorFromThrown,

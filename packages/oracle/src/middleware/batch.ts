@@ -1,4 +1,4 @@
-import { either as E, readonlyArray as RA, taskEither as TE, function as F } from 'fp-ts'
+import { readonlyArray as RA, taskEither as TE, function as F } from 'fp-ts'
 import { errors, type OracleError } from '../errors.js'
 import { concatRows, type Matrix } from '../matrix.js'
 import { hasGradients, type Oracle, type Prediction } from '../oracle.js'
@@ -67,21 +67,24 @@ export const batch =
       ...(hasGradients(oracle)
         ? {
             gradient: (x: Matrix, cls: number | Int32Array): TE.TaskEither<OracleError, Matrix> =>
-              E.isLeft(validateQuery(info, x))
-                ? TE.fromEither(validateQuery(info, x))
-                : x.rows <= maxRows
-                ? oracle.gradient(x, cls)
-                : F.pipe(
-                    chunks(x.rows, maxRows),
-                    RA.map(([s, e]) =>
-                      F.pipe(
-                        oracle.gradient(sliceRows(x, s, e), typeof cls === 'number' || cls.length !== x.rows ? cls : cls.subarray(s, e)),
-                        TE.chainEitherK((g) => validateGradient(info, e - s, g)),
+              F.pipe(
+                TE.fromEither(validateQuery(info, x)),
+                TE.chain((q) =>
+                  q.rows <= maxRows
+                    ? oracle.gradient(q, cls)
+                    : F.pipe(
+                        chunks(q.rows, maxRows),
+                        RA.map(([s, e]) =>
+                          F.pipe(
+                            oracle.gradient(sliceRows(q, s, e), typeof cls === 'number' || cls.length !== q.rows ? cls : cls.subarray(s, e)),
+                            TE.chainEitherK((g) => validateGradient(info, e - s, g)),
+                          ),
+                        ),
+                        TE.sequenceSeqArray,
+                        TE.map(concatRows),
                       ),
-                    ),
-                    TE.sequenceSeqArray,
-                    TE.map(concatRows),
-                  ),
+                ),
+              ),
           }
         : {}),
     })

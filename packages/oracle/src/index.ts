@@ -57,11 +57,30 @@ export {
   makeContext,
   makeRegistry,
   runProbe,
+  reportOf,
+  describeProbe,
+  requirementsOf,
   type AnyProbe,
   type Probe,
   type ProbeContext,
-  type ProgressEvent,
+  type ProbeResult,
   type Registry,
+  type Requirements,
+  type RunProbeOptions,
 } from './probe.js'
+export { stage, checkSignal, abortable, type ProgressEvent, type RunControl, type Stage } from './control.js'
+export { z, schemas, decodeWith, jsonSchemaOf, type Schema, type JsonSchema, type Examples, type MatrixConstraints, type VectorConstraints } from './schema.js'
+export { trackQueries, addUsage, noQueries, type QueryUsage, type Tracked } from './usage.js'
+export {
+  notJsonSafe,
+  reportNumber,
+  reportArray,
+  type ProbeReport,
+  type ReportFigure,
+  type ReportMetric,
+  type ReportSeries,
+  type ReportTable,
+  type ReportValue,
+} from './report.js'
 export { toPromise } from './promise.js'
 export { createRng, validateSeed, permutation, type Rng } from './rng.js'

@@ -1,44 +1,54 @@
-import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import type { Decoder } from './decoder.js'
-import { errors, type InvalidInput, type ProbeError } from './errors.js'
+import { either as E, taskEither as TE } from 'fp-ts'
+import { abortable, type ProgressEvent } from './control.js'
+import { errors, errorFromThrown, type InvalidInput, type ProbeError } from './errors.js'
 import { capabilitiesOf, type Capability, type Oracle } from './oracle.js'
-
-/** A progress report from a running probe. */
-export interface ProgressEvent {
-  /** What is being done, e.g. `'labelling'`, `'round 3'`. */
-  readonly stage: string
-  readonly done: number
-  readonly total?: number
-}
+import type { ProbeReport } from './report.js'
+import { decodeWith, jsonSchemaOf, type JsonSchema, type Schema } from './schema.js'
+import { timeout } from './middleware/timeout.js'
+import type { QueryUsage } from './usage.js'
 
 /** What a probe receives besides the oracle and its options. */
 export interface ProbeContext {
   /** The seed of every random choice the probe makes; it is echoed in the result. */
   readonly seed: number
+  /** Stops the run: `Aborted` at the next oracle call or loop check; no query is sent after it fires. */
   readonly signal?: AbortSignal
   readonly progress: (event: ProgressEvent) => void
   readonly log: (message: string) => void
 }
 
+/** What every probe's result carries: the queries it spent and the seed it used. */
+export interface ProbeResult {
+  readonly queries: QueryUsage
+  readonly seed: number
+}
+
+/** The capabilities a probe needs: a fixed list, or one that depends on the decoded options. */
+export type Requirements<Opts> = readonly Capability[] | { bivarianceHack(options: Opts): readonly Capability[] }['bivarianceHack']
+
 /**
  * A probe: one algorithm as a plain value, usable from code, a registry and the CLI alike.
  *
- * `requires` lists the capabilities the probe needs of the oracle; `options` decodes untrusted
- * options; `run` does the work. Nothing registers itself on import.
+ * `options` is a described schema (zod): it decodes untrusted JSON-like options, listing every bad path,
+ * and {@link describeProbe} turns it into JSON Schema. `requires` lists the capabilities the probe needs of
+ * the oracle (per options, where they differ by mode). `run` does the work and returns a result with its
+ * `queries` and `seed`; `report` turns that result into a JSON-serialisable {@link ProbeReport}.
+ * Nothing registers itself on import.
  */
-export interface Probe<O extends Oracle, Opts, R> {
+export interface Probe<O extends Oracle, Opts, R extends ProbeResult> {
   /** Package-qualified, e.g. `'sonde/copying'`. */
   readonly id: string
   readonly summary: string
-  readonly requires: readonly Capability[]
-  readonly options: Decoder<Opts>
+  readonly requires: Requirements<Opts>
+  readonly options: Schema<Opts>
   // Method syntax on purpose: it lets a registry hold probes of different oracle and option
   // types as `AnyProbe` (parameters of methods are checked bivariantly).
   run(oracle: O, options: Opts, ctx: ProbeContext): TE.TaskEither<ProbeError, R>
+  report(result: R): ProbeReport
 }
 
 /** A probe of any oracle, options and result type, as a registry holds it. */
-export type AnyProbe = Probe<Oracle, unknown, unknown>
+export type AnyProbe = Probe<Oracle, unknown, ProbeResult>
 
 /**
  * A context with defaults: progress and log go nowhere unless given.
@@ -59,31 +69,91 @@ export const makeContext = (c: {
 })
 
 /**
- * Run a probe on untrusted options: check the oracle has every required capability
- * (`MissingCapability` otherwise), decode the options (`InvalidOptions` listing every bad
- * path), then run it.
+ * The capabilities `probe` needs with these (decoded) options.
+ *
+ * @example
+ * requirementsOf(copyingProbe, options) // ['labels']
+ */
+export const requirementsOf = <Opts>(probe: { readonly requires: Requirements<Opts> }, options: Opts): readonly Capability[] =>
+  typeof probe.requires === 'function' ? probe.requires(options) : probe.requires
+
+/** Options of {@link runProbe} beyond the context. */
+export interface RunProbeOptions {
+  /** Bound every oracle call: one that has not answered in this many milliseconds fails with `Timeout`. */
+  readonly queryTimeoutMs?: number
+}
+
+/**
+ * Run a probe on untrusted options: check the context, decode the options (`InvalidOptions` listing every
+ * bad path), check the oracle has every capability the probe needs with them (`MissingCapability`), then
+ * run it — all before the first query. The oracle it runs on refuses every query once `ctx.signal` fires.
+ * A probe that throws or rejects (a plugin's bug) ends in `PluginFailed`, never a throw.
  *
  * @example
  * const result = await toPromise(runProbe(probe, oracle, { samples: 1000 }, makeContext({ seed: 1 })))
  */
-export const runProbe = <O extends Oracle, Opts, R>(
+export const runProbe = <O extends Oracle, Opts, R extends ProbeResult>(
   probe: Probe<O, Opts, R>,
   oracle: O,
   rawOptions: unknown,
   ctx: ProbeContext,
-): TE.TaskEither<ProbeError, R> => {
-  const have = capabilitiesOf(oracle)
-  const missing = probe.requires.filter((c) => !have.includes(c))
-  if (missing.length > 0) {
-    return TE.left(errors.missingCapability(missing.join(', '), oracle.info.id, `probe '${probe.id}' requires ${probe.requires.join(', ')}`))
+  runOptions: RunProbeOptions = {},
+): TE.TaskEither<ProbeError, R> =>
+  async () => {
+    if (!Number.isSafeInteger(ctx.seed)) return E.left(errors.invalidOptions([{ path: 'ctx.seed', message: `is ${String(ctx.seed)}; expected a safe integer` }]))
+    const t = runOptions.queryTimeoutMs
+    if (t !== undefined && !(t > 0 && Number.isFinite(t))) return E.left(errors.invalidOptions([{ path: 'queryTimeoutMs', message: `is ${String(t)}; expected a positive number of milliseconds` }]))
+    const decoded = decodeWith(probe.options, rawOptions, 'options')
+    if (E.isLeft(decoded)) return decoded
+    let needed: readonly Capability[]
+    try {
+      needed = requirementsOf(probe, decoded.right)
+    } catch (cause) {
+      return E.left(errors.pluginFailed(`probe '${probe.id}'`, `its requires() threw: ${cause instanceof Error ? cause.message : String(cause)}`, cause))
+    }
+    const have = capabilitiesOf(oracle)
+    const missing = needed.filter((c) => !have.includes(c))
+    if (missing.length > 0) {
+      return E.left(errors.missingCapability(missing.join(', '), oracle.info.id, `probe '${probe.id}' requires ${needed.join(', ')} with these options`))
+    }
+    if (ctx.signal?.aborted === true) return E.left(errors.aborted(`probe '${probe.id}'`))
+    const bounded = t === undefined ? oracle : timeout(t)(oracle)
+    const guarded = abortable(ctx.signal)(bounded)
+    try {
+      return await probe.run(guarded, decoded.right, ctx)()
+    } catch (cause) {
+      return E.left(errorFromThrown(cause, (message) => errors.pluginFailed(`probe '${probe.id}'`, `its run threw: ${message}`, cause)))
+    }
   }
-  if (!Number.isSafeInteger(ctx.seed)) return TE.left(errors.invalidOptions([{ path: 'ctx.seed', message: `is ${String(ctx.seed)}; expected a safe integer` }]))
-  if (ctx.signal?.aborted === true) return TE.left(errors.aborted(`probe '${probe.id}'`))
-  return F.pipe(
-    TE.fromEither(probe.options(rawOptions, 'options')),
-    TE.chain((opts) => probe.run(oracle, opts, ctx)),
-  )
+
+/**
+ * A probe's report, or `PluginFailed` if its `report` throws.
+ *
+ * @example
+ * const r = reportOf(copyingProbe, result) // E.Either<ProbeError, ProbeReport>
+ */
+export const reportOf = <R extends ProbeResult>(probe: Pick<Probe<Oracle, unknown, R>, 'id' | 'report'>, result: R): E.Either<ProbeError, ProbeReport> => {
+  try {
+    return E.right(probe.report(result))
+  } catch (cause) {
+    return E.left(errors.pluginFailed(`probe '${probe.id}'`, `its report threw: ${cause instanceof Error ? cause.message : String(cause)}`, cause))
+  }
 }
+
+/**
+ * A probe's options as JSON Schema (draft 2020-12): every field with its type, default, constraints and
+ * description; `title` is the probe's id, `description` its summary, and `x-sonde-requires` the capabilities
+ * it needs (a list, or `'depends on options'`).
+ *
+ * @example
+ * describeProbe(copyingProbe).properties // { budget: { type: 'integer', minimum: 1, description: … }, … }
+ */
+export const describeProbe = (probe: Pick<AnyProbe, 'id' | 'summary' | 'options' | 'requires'>): JsonSchema => ({
+  ...jsonSchemaOf(probe.options),
+  title: probe.id,
+  description: probe.summary,
+  'x-sonde-requires': typeof probe.requires === 'function' ? 'depends on options' : [...probe.requires],
+})
 
 /** A lookup of probes by id, built by {@link makeRegistry}. */
 export interface Registry {
@@ -92,18 +162,32 @@ export interface Registry {
   readonly ids: () => readonly string[]
 }
 
+const isProbeShaped = (p: unknown): string | undefined => {
+  if (p === null || typeof p !== 'object') return 'is not an object'
+  const q = p as Partial<Record<keyof AnyProbe, unknown>>
+  if (typeof q.id !== 'string' || q.id === '') return 'has no id (a non-empty string)'
+  if (typeof q.summary !== 'string') return 'has no summary (a string)'
+  if (typeof q.run !== 'function') return 'has no run function'
+  if (typeof q.report !== 'function') return 'has no report function'
+  if (!Array.isArray(q.requires) && typeof q.requires !== 'function') return 'has no requires (a list of capabilities or a function of the options)'
+  if (q.options === null || typeof q.options !== 'object' || typeof (q.options as { safeParse?: unknown }).safeParse !== 'function') return 'has no options schema (a zod schema)'
+  return undefined
+}
+
 /**
- * Build a registry from a list of probes (built-in or a plugin's). Duplicate ids are refused,
- * naming both positions; nothing global is touched.
+ * Build a registry from a list of probes (built-in or a plugin's). Malformed probes and duplicate ids are
+ * refused, naming the position; nothing global is touched.
  *
  * @example
  * const registry = makeRegistry([copyingProbe, myPluginProbe])
  * if (E.isRight(registry)) registry.right.get('sonde/copying')
  */
 export const makeRegistry = (probes: readonly AnyProbe[]): E.Either<InvalidInput, Registry> => {
+  if (!Array.isArray(probes)) return E.left(errors.invalidInput('probes must be an array of probes', 'probes'))
   const byId = new Map<string, number>()
   for (const [i, p] of probes.entries()) {
-    if (typeof p.id !== 'string' || p.id === '') return E.left(errors.invalidInput(`probes[${i}].id must be a non-empty string`, `probes[${i}].id`))
+    const bad = isProbeShaped(p)
+    if (bad !== undefined) return E.left(errors.invalidInput(`probes[${i}] ${bad}`, `probes[${i}]`))
     const j = byId.get(p.id)
     if (j !== undefined) {
       return E.left(errors.invalidInput(`probes[${i}] and probes[${j}] share the id '${p.id}'; probe ids must be unique`, `probes[${i}].id`))

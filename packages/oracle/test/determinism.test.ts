@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createRng, fromFunction, makeContext, permutation, randomQueries, runProbe, SondeError, validateSeed, type Oracle, type OracleInfo, type Probe } from '../src/index.js'
+import { createRng, fromFunction, makeContext, noQueries, permutation, randomQueries, runProbe, SondeError, validateSeed, z, type Oracle, type OracleInfo, type Probe, type ProbeResult } from '../src/index.js'
 import { expectSeeded } from '../src/testing/index.js'
 
 // The determinism tier: every stochastic public function, twice with one seed → bit-identical, another seed → different.
@@ -64,7 +64,17 @@ describe('seeds', () => {
 
   it('runProbe refuses a context with a bad seed before running', async () => {
     let ran = false
-    const probe: Probe<Oracle, unknown, number> = { id: 't', summary: 't', requires: [], options: (u) => ({ _tag: 'Right', right: u }), run: () => { ran = true; return async () => ({ _tag: 'Right', right: 1 }) } }
+    const probe: Probe<Oracle, unknown, ProbeResult> = {
+      id: 't',
+      summary: 't',
+      requires: [],
+      options: z.unknown(),
+      run: (_o, _opts, ctx) => {
+        ran = true
+        return async () => ({ _tag: 'Right', right: { queries: noQueries, seed: ctx.seed } })
+      },
+      report: (r) => ({ probe: 't', headline: '', findings: [], seed: r.seed, queries: r.queries, metrics: [], tables: [], figures: [] }),
+    }
     const oracle = fromFunction({ id: 'o', inputDim: 1, numClasses: 2, output: 'label' }, (x) => new Int32Array(x.rows))
     const r = await runProbe(probe, oracle, {}, makeContext({ seed: Number.NaN }))()
     expect(r._tag === 'Left' && r.left._tag).toBe('InvalidOptions')

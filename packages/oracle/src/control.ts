@@ -1,0 +1,101 @@
+import { either as E, taskEither as TE } from 'fp-ts'
+import { errors, type Aborted, type OracleError } from './errors.js'
+import { hasGradients, type Oracle } from './oracle.js'
+import { extendOracle } from './middleware/extend.js'
+
+/** A progress report from a running probe or family function. */
+export interface ProgressEvent {
+  /** What is being done, e.g. `'labelling'`, `'round 3'`, `'cg'`. */
+  readonly stage: string
+  readonly done: number
+  readonly total?: number
+}
+
+/**
+ * How a caller watches and stops long work: every family function that can run for more than a moment
+ * takes these among its options, and every probe gets them from its context.
+ */
+export interface RunControl {
+  /** Stops the work: it ends with `Aborted` at the next check (between oracle calls and inside long loops). */
+  readonly signal?: AbortSignal
+  /** Called at least once per round, epoch or solve, and at least about once a second of work. */
+  readonly progress?: (event: ProgressEvent) => void
+  readonly log?: (message: string) => void
+}
+
+/** Progress and abort for one stage of work; see {@link stage}. */
+export interface Stage {
+  /** Report `done` (throttled to one event per 100 ms, except the first and the last) and check the signal. */
+  readonly check: (done: number) => E.Either<Aborted, void>
+  /**
+   * {@link Stage.check}, after yielding to the event loop if 50 ms have passed since the last yield, so that
+   * an abort fired while synchronous numeric work runs is seen. Await it inside long loops.
+   */
+  readonly tick: (done: number) => Promise<E.Either<Aborted, void>>
+}
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now())
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/**
+ * The one helper through which long work reports progress and checks for an abort, so no loop can do
+ * one without the other.
+ *
+ * @example
+ * const s = stage({ signal, progress: console.log }, 'cg', maxIter)
+ * for (let it = 0; it < maxIter; it++) {
+ *   const ok = await s.tick(it)
+ *   if (E.isLeft(ok)) return ok
+ *   // … one iteration …
+ * }
+ */
+export const stage = (control: RunControl | undefined, name: string, total?: number): Stage => {
+  let lastEmit = -Infinity
+  let lastYield = now()
+  let emitted = 0
+  const check = (done: number): E.Either<Aborted, void> => {
+    if (control?.signal?.aborted === true) return E.left(errors.aborted(`'${name}'`))
+    const t = now()
+    if (control?.progress !== undefined && (emitted === 0 || t - lastEmit >= 100 || (total !== undefined && done >= total))) {
+      lastEmit = t
+      emitted++
+      control.progress(total === undefined ? { stage: name, done } : { stage: name, done, total })
+    }
+    return E.right(undefined)
+  }
+  return {
+    check,
+    tick: async (done) => {
+      if (now() - lastYield >= 50) {
+        await yieldToEventLoop()
+        lastYield = now()
+      }
+      return check(done)
+    },
+  }
+}
+
+/** `Left(Aborted)` if the signal has fired. */
+export const checkSignal = (signal: AbortSignal | undefined, what: string): E.Either<Aborted, void> =>
+  signal?.aborted === true ? E.left(errors.aborted(what)) : E.right(undefined)
+
+/**
+ * An oracle that refuses every query sent after `signal` fires (`Aborted`, before anything reaches the
+ * model), so a run stops between oracle calls. A query already in flight completes and is returned.
+ *
+ * @example
+ * const controller = new AbortController()
+ * const stoppable = abortable(controller.signal)(oracle)
+ */
+export const abortable =
+  (signal: AbortSignal | undefined) =>
+  <O extends Oracle>(oracle: O): O => {
+    if (signal === undefined) return oracle
+    const what = `a query to '${oracle.info.id}'`
+    const guard = <A>(task: () => TE.TaskEither<OracleError, A>): TE.TaskEither<OracleError, A> =>
+      signal.aborted ? TE.left(errors.aborted(what)) : task()
+    return extendOracle(oracle, {
+      predict: (x) => () => guard(() => oracle.predict(x))(),
+      ...(hasGradients(oracle) ? { gradient: (x, cls) => () => guard(() => oracle.gradient(x, cls))() } : {}),
+    })
+  }

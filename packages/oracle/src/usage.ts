@@ -1,0 +1,69 @@
+import type { Oracle } from './oracle.js'
+import { meter } from './middleware/meter.js'
+import type { CacheStats } from './middleware/cache.js'
+
+/**
+ * The queries a run spent, as every probe's and every family function's result reports them.
+ *
+ * - `predictRows` / `gradientRows`: rows answered by `predict` / `gradient` (what the run asked for and got);
+ * - `calls`: successful oracle calls of either kind;
+ * - `cacheHits`: how many of those rows a `cache` or `journal` under the oracle answered without asking
+ *   the model (0 when there is none). The rows that reached the model are `predictRows + gradientRows - cacheHits`.
+ */
+export interface QueryUsage {
+  readonly predictRows: number
+  readonly gradientRows: number
+  readonly calls: number
+  readonly cacheHits: number
+}
+
+/** No queries at all (a white-box or pure computation). */
+export const noQueries: QueryUsage = Object.freeze({ predictRows: 0, gradientRows: 0, calls: 0, cacheHits: 0 })
+
+/**
+ * The sum of two usages (a run in stages adds its stages).
+ *
+ * @example
+ * addUsage({ predictRows: 10, gradientRows: 0, calls: 1, cacheHits: 0 }, noQueries).predictRows // 10
+ */
+export const addUsage = (a: QueryUsage, b: QueryUsage): QueryUsage => ({
+  predictRows: a.predictRows + b.predictRows,
+  gradientRows: a.gradientRows + b.gradientRows,
+  calls: a.calls + b.calls,
+  cacheHits: a.cacheHits + b.cacheHits,
+})
+
+const hitsOf = (oracle: Oracle): number => {
+  const stats = (oracle as { readonly cacheStats?: () => CacheStats }).cacheStats
+  if (typeof stats !== 'function') return 0
+  const s = stats.call(oracle)
+  return s.predictHits + s.gradientHits
+}
+
+/** What {@link trackQueries} returns: the oracle to query through, and what has gone through it. */
+export interface Tracked<O extends Oracle> {
+  readonly oracle: O
+  readonly usage: () => QueryUsage
+}
+
+/**
+ * Count what a run asks of `oracle`: query through `tracked.oracle` (same type, same members), read
+ * `tracked.usage()` for the result's `queries`. Cache hits are read from a `cache`/`journal` under the oracle
+ * (their change since tracking began; a cache shared with concurrent runs counts their hits too).
+ *
+ * @example
+ * const tracked = trackQueries(oracle)
+ * await toPromise(tracked.oracle.predict(x))
+ * tracked.usage() // { predictRows: x.rows, gradientRows: 0, calls: 1, cacheHits: 0 }
+ */
+export const trackQueries = <O extends Oracle>(oracle: O): Tracked<O> => {
+  const metered = meter(oracle)
+  const hits0 = hitsOf(oracle)
+  return {
+    oracle: metered,
+    usage: () => {
+      const u = metered.usage()
+      return { predictRows: u.predictRows, gradientRows: u.gradientRows, calls: u.predictCalls + u.gradientCalls, cacheHits: hitsOf(oracle) - hits0 }
+    },
+  }
+}

@@ -70,7 +70,7 @@ export {
 } from './probe.js'
 export { stage, checkSignal, abortable, type ProgressEvent, type RunControl, type Stage } from './control.js'
 export { z, schemas, decodeWith, jsonSchemaOf, type Schema, type JsonSchema, type Examples, type MatrixConstraints, type VectorConstraints } from './schema.js'
-export { trackQueries, addUsage, noQueries, type QueryUsage, type Tracked } from './usage.js'
+export { trackQueries, usageOf, addUsage, noQueries, type QueryUsage, type Tracked } from './usage.js'
 export {
   notJsonSafe,
   reportNumber,

@@ -1,6 +1,6 @@
 import type { Oracle } from './oracle.js'
 import { meter } from './middleware/meter.js'
-import type { CacheStats } from './middleware/cache.js'
+import type { Usage } from './middleware/meter.js'
 
 /**
  * The queries a run spent, as every probe's and every family function's result reports them.
@@ -33,12 +33,13 @@ export const addUsage = (a: QueryUsage, b: QueryUsage): QueryUsage => ({
   cacheHits: a.cacheHits + b.cacheHits,
 })
 
-const hitsOf = (oracle: Oracle): number => {
-  const stats = (oracle as { readonly cacheStats?: () => CacheStats }).cacheStats
-  if (typeof stats !== 'function') return 0
-  const s = stats.call(oracle)
-  return s.predictHits + s.gradientHits
-}
+/**
+ * The `QueryUsage` of a meter's `Usage` (what a result reports).
+ *
+ * @example
+ * usageOf(metered.usage()) // { predictRows, gradientRows, calls, cacheHits }
+ */
+export const usageOf = (u: Usage): QueryUsage => ({ predictRows: u.predictRows, gradientRows: u.gradientRows, calls: u.predictCalls + u.gradientCalls, cacheHits: u.cacheHits })
 
 /** What {@link trackQueries} returns: the oracle to query through, and what has gone through it. */
 export interface Tracked<O extends Oracle> {
@@ -58,12 +59,8 @@ export interface Tracked<O extends Oracle> {
  */
 export const trackQueries = <O extends Oracle>(oracle: O): Tracked<O> => {
   const metered = meter(oracle)
-  const hits0 = hitsOf(oracle)
   return {
     oracle: metered,
-    usage: () => {
-      const u = metered.usage()
-      return { predictRows: u.predictRows, gradientRows: u.gradientRows, calls: u.predictCalls + u.gradientCalls, cacheHits: hitsOf(oracle) - hits0 }
-    },
+    usage: () => usageOf(metered.usage()),
   }
 }

@@ -3,7 +3,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { fromFunction, toPromise, type Matrix, type OracleInfo } from '../src/index.js'
+import { fromFunction, meter, toPromise, type Matrix, type OracleInfo } from '../src/index.js'
 import { journal } from '../src/journal.js'
 
 const info: OracleInfo = { id: 'journal-model', inputDim: 3, numClasses: 2, output: 'logits' }
@@ -39,8 +39,11 @@ describe('journal', () => {
     const second = counting()
     const j2 = journal({ path })(second.oracle)
     expect(j2.journalStats().loadedRows).toBe(10)
-    const p2 = await toPromise(j2.predict(x))
-    const g2 = await toPromise(j2.gradient(x, 1))
+    const metered = meter(j2)
+    const p2 = await toPromise(metered.predict(x))
+    const g2 = await toPromise(metered.gradient(x, 1))
+    // The meter above the journal counts the rows it answered from the file.
+    expect(metered.usage()).toMatchObject({ predictRows: 5, gradientRows: 5, cacheHits: 10 })
     expect(second.calls).toEqual({ predictRows: 0, gradientRows: 0 })
     expect(Array.from(p2.scores!.data)).toEqual(Array.from(p1.scores!.data))
     expect(Array.from(g2.data)).toEqual(Array.from(g1.data))

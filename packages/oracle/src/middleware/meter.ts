@@ -1,6 +1,7 @@
 import { taskEither as TE, function as F } from 'fp-ts'
 import { hasGradients, type Oracle } from '../oracle.js'
 import { extendOracle } from './extend.js'
+import type { CacheStats } from './cache.js'
 
 /** What a metered oracle has been asked, since it was made or last reset. */
 export interface Usage {
@@ -15,6 +16,12 @@ export interface Usage {
   readonly failedRows: number
   /** Total time spent inside calls, in milliseconds (concurrent calls add up). */
   readonly wallTimeMs: number
+  /**
+   * Rows answered by a `cache` or `journal` *below* the meter without reaching the model (the change in its
+   * hit count since the meter was made or reset; 0 when there is none). Paid rows are
+   * `predictRows + gradientRows - cacheHits`.
+   */
+  readonly cacheHits: number
 }
 
 /** The methods {@link meter} adds. */
@@ -31,6 +38,14 @@ const zero: Usage = {
   failedCalls: 0,
   failedRows: 0,
   wallTimeMs: 0,
+  cacheHits: 0,
+}
+
+const hitsBelow = (oracle: Oracle): number => {
+  const stats = (oracle as { readonly cacheStats?: () => CacheStats }).cacheStats
+  if (typeof stats !== 'function') return 0
+  const s = stats.call(oracle)
+  return s.predictHits + s.gradientHits
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now())
@@ -38,7 +53,7 @@ const now = (): number => (typeof performance !== 'undefined' ? performance.now(
 /**
  * Count every query that passes through: rows and calls of `predict` and `gradient`, failures,
  * and wall time. Place it outermost to count what a probe asked for; below a `cache` to count
- * what reached the model.
+ * what reached the model. A cache or journal below it counts its hits in `cacheHits`.
  *
  * @example
  * const metered = pipe(oracle, budget(1000), meter)
@@ -47,6 +62,7 @@ const now = (): number => (typeof performance !== 'undefined' ? performance.now(
  */
 export const meter = <O extends Oracle>(oracle: O): O & Metered => {
   let u: Usage = zero
+  let hits0 = hitsBelow(oracle)
   const timed = <E, A>(kind: 'predict' | 'gradient', rows: number, task: TE.TaskEither<E, A>): TE.TaskEither<E, A> =>
     async () => {
       const t0 = now()
@@ -66,7 +82,13 @@ export const meter = <O extends Oracle>(oracle: O): O & Metered => {
     predict: (x) => F.pipe(oracle.predict(x), (t) => timed('predict', x.rows, t)),
     ...(hasGradients(oracle) ? { gradient: (x, cls) => timed('gradient', x.rows, oracle.gradient(x, cls)) } : {}),
   })
-  Object.defineProperty(metered, 'usage', { value: () => u, enumerable: true })
-  Object.defineProperty(metered, 'resetUsage', { value: () => void (u = zero), enumerable: true })
+  Object.defineProperty(metered, 'usage', { value: (): Usage => ({ ...u, cacheHits: hitsBelow(oracle) - hits0 }), enumerable: true })
+  Object.defineProperty(metered, 'resetUsage', {
+    value: () => {
+      u = zero
+      hits0 = hitsBelow(oracle)
+    },
+    enumerable: true,
+  })
   return metered as O & Metered
 }

@@ -1,0 +1,12 @@
+export { boundaryDistance, boundaryProbe, type BoundaryOptions, type BoundaryResult } from './boundary.js'
+import { boundaryProbe } from './boundary.js'
+
+/**
+ * The probes this plugin adds. A host (the `sonde` CLI's `--plugin sonde-plugin-boundary`, or your code)
+ * registers them beside the built-ins: `makeRegistry([...builtinProbes, ...probes])`.
+ *
+ * @example
+ * import { probes } from 'sonde-plugin-boundary'
+ * const registry = makeRegistry([...builtinProbes, ...probes])
+ */
+export const probes = [boundaryProbe] as const

@@ -2,6 +2,7 @@ import { either as E, taskEither as TE } from 'fp-ts'
 import { abortable, type ProgressEvent } from './control.js'
 import { errors, errorFromThrown, type InvalidInput, type ProbeError } from './errors.js'
 import { capabilitiesOf, type Capability, type Oracle } from './oracle.js'
+import { validateInfo } from './validate.js'
 import type { ProbeReport } from './report.js'
 import { decodeWith, jsonSchemaOf, type JsonSchema, type Schema } from './schema.js'
 import { timeout } from './middleware/timeout.js'
@@ -100,6 +101,12 @@ export const runProbe = <O extends Oracle, Opts, R extends ProbeResult>(
   runOptions: RunProbeOptions = {},
 ): TE.TaskEither<ProbeError, R> =>
   async () => {
+    if (oracle === null || typeof oracle !== 'object' || typeof oracle.predict !== 'function') {
+      return E.left(errors.invalidInput(`the oracle is ${oracle === null ? 'null' : typeof oracle}; expected an Oracle { info, predict }`, 'oracle'))
+    }
+    const info = validateInfo(oracle.info)
+    if (E.isLeft(info)) return info
+    if (ctx === null || typeof ctx !== 'object') return E.left(errors.invalidOptions([{ path: 'ctx', message: 'expected a ProbeContext (see makeContext)' }]))
     if (!Number.isSafeInteger(ctx.seed)) return E.left(errors.invalidOptions([{ path: 'ctx.seed', message: `is ${String(ctx.seed)}; expected a safe integer` }]))
     const t = runOptions.queryTimeoutMs
     if (t !== undefined && !(t > 0 && Number.isFinite(t))) return E.left(errors.invalidOptions([{ path: 'queryTimeoutMs', message: `is ${String(t)}; expected a positive number of milliseconds` }]))
@@ -119,11 +126,30 @@ export const runProbe = <O extends Oracle, Opts, R extends ProbeResult>(
     if (ctx.signal?.aborted === true) return E.left(errors.aborted(`probe '${probe.id}'`))
     const bounded = t === undefined ? oracle : timeout(t)(oracle)
     const guarded = abortable(ctx.signal)(bounded)
+    let out: unknown
     try {
-      return await probe.run(guarded, decoded.right, ctx)()
+      out = await probe.run(guarded, decoded.right, ctx)()
     } catch (cause) {
       return E.left(errorFromThrown(cause, (message) => errors.pluginFailed(`probe '${probe.id}'`, `its run threw: ${message}`, cause)))
     }
+    return checkOutcome(probe.id, out) as E.Either<ProbeError, R>
+  }
+
+/** What a probe's task resolved to must be an Either whose Right carries `queries` and `seed`. */
+const checkOutcome = (id: string, out: unknown): E.Either<ProbeError, ProbeResult> => {
+  const o = out as { _tag?: unknown; left?: { _tag?: unknown }; right?: Partial<ProbeResult> } | null
+  if (o === null || typeof o !== 'object' || (o._tag !== 'Left' && o._tag !== 'Right')) {
+    return E.left(errors.pluginFailed(`probe '${id}'`, 'its run resolved to something that is not an Either (a TaskEither must resolve to Left or Right)'))
+  }
+  if (o._tag === 'Left') {
+    return typeof o.left?._tag === 'string' ? (o as E.Left<ProbeError>) : E.left(errors.pluginFailed(`probe '${id}'`, 'its run failed with a value that is not a Sonde error (no _tag)'))
+  }
+  const r = o.right
+  const q = r?.queries
+  if (r === null || typeof r !== 'object' || q === null || typeof q !== 'object' || !['predictRows', 'gradientRows', 'calls', 'cacheHits'].every((k) => Number.isFinite((q as unknown as Record<string, unknown>)[k])) || !Number.isSafeInteger(r.seed)) {
+    return E.left(errors.pluginFailed(`probe '${id}'`, 'its result does not carry queries: { predictRows, gradientRows, calls, cacheHits } and seed (a safe integer)'))
+  }
+  return o as E.Right<ProbeResult>
   }
 
 /**

@@ -15,6 +15,9 @@ import type { OracleInfo, Prediction } from './oracle.js'
  * validateQuery(oracle.info, x) // Left(ShapeMismatch) if x has the wrong number of columns
  */
 export const validateQuery = (info: OracleInfo, x: Matrix, name = 'x'): E.Either<OracleError, Matrix> => {
+  if (x === null || typeof x !== 'object') {
+    return E.left(errors.invalidInput(`${name} is ${x === null ? 'null' : typeof x}; expected a Matrix { rows, cols, data: Float64Array }`, name))
+  }
   if (!(x.data instanceof Float64Array)) {
     return E.left(errors.invalidInput(`${name}.data must be a Float64Array`, `${name}.data`))
   }
@@ -157,6 +160,7 @@ export const validatePrediction = (info: OracleInfo, rows: number, p: Prediction
 
 /** Check labels returned by a label-only implementation. */
 export const validateLabels = (info: OracleInfo, rows: number, labels: Int32Array): E.Either<OracleError, Int32Array> => {
+  if (!(labels instanceof Int32Array)) return E.left(errors.badResponse(`oracle '${info.id}' returned labels that are not an Int32Array`))
   if (labels.length !== rows) {
     return E.left(errors.badResponse(`oracle '${info.id}' returned ${labels.length} labels for ${rows} rows`))
   }
@@ -200,19 +204,26 @@ export const validateGradient = (info: OracleInfo, rows: number, g: Matrix): E.E
  * Check an `OracleInfo` supplied by a user or an adapter; every problem is listed.
  */
 export const validateInfo = (info: OracleInfo): E.Either<OracleError, OracleInfo> => {
+  if (info === null || typeof info !== 'object') {
+    return E.left(errors.invalidInput(`info is ${info === null ? 'null' : typeof info}; expected an OracleInfo { id, inputDim, numClasses, output }`, 'info'))
+  }
   const problems: string[] = []
   if (typeof info.id !== 'string' || info.id === '') problems.push('id must be a non-empty string')
   if (!Number.isInteger(info.inputDim) || info.inputDim < 1) problems.push(`inputDim is ${info.inputDim}; expected a positive integer`)
   if (!Number.isInteger(info.numClasses) || info.numClasses < 1) problems.push(`numClasses is ${info.numClasses}; expected a positive integer`)
   if (!['label', 'probabilities', 'logits'].includes(info.output)) problems.push(`output is '${String(info.output)}'; expected 'label', 'probabilities' or 'logits'`)
-  if (info.inputShape !== undefined) {
+  if (info.inputShape !== undefined && (!Array.isArray(info.inputShape) || !info.inputShape.every((v) => Number.isInteger(v) && v >= 1))) {
+    problems.push('inputShape must be an array of positive integers')
+  } else if (info.inputShape !== undefined) {
     const prod = info.inputShape.reduce((a, b) => a * b, 1)
     if (prod !== info.inputDim) problems.push(`inputShape [${info.inputShape.join(', ')}] has ${prod} elements; inputDim is ${info.inputDim}`)
   }
-  if (info.classNames !== undefined && info.classNames.length !== Math.max(info.numClasses, 2) && info.classNames.length !== info.numClasses) {
+  if (info.classNames !== undefined && !Array.isArray(info.classNames)) problems.push('classNames must be an array of strings')
+  else if (info.classNames !== undefined && info.classNames.length !== Math.max(info.numClasses, 2) && info.classNames.length !== info.numClasses) {
     problems.push(`classNames has ${info.classNames.length} names; numClasses is ${info.numClasses}`)
   }
-  if (info.domain !== undefined) {
+  if (info.domain !== undefined && (info.domain === null || typeof info.domain !== 'object')) problems.push('domain must be { lower, upper }')
+  else if (info.domain !== undefined) {
     let shapes = true
     for (const side of ['lower', 'upper'] as const) {
       const b = info.domain[side]

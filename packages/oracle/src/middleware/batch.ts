@@ -45,7 +45,7 @@ export const batch =
   (maxRows: number) =>
   <O extends Oracle>(oracle: O): O => {
     if (!Number.isInteger(maxRows) || maxRows < 1) {
-      return refusing(oracle, errors.invalidInput(`batch size is ${maxRows}; expected a positive integer`, 'maxRows'))
+      return refusing(oracle, errors.invalidInput(`batch size is ${typeof maxRows === 'number' ? maxRows : typeof maxRows}; expected a positive integer`, 'maxRows'))
     }
     const info = oracle.info
     return extendOracle(oracle, {

@@ -44,13 +44,17 @@ export const budget =
   (limit: BudgetLimit) =>
   <O extends Oracle>(oracle: O): O & Budgeted => {
     const shared = typeof limit === 'number'
+    if (!shared && (limit === null || typeof limit !== 'object')) {
+      const none: BudgetState = { limit: 0, used: 0, remaining: 0 }
+      return refusing(oracle, errors.invalidInput(`budget limit is ${limit === null ? 'null' : typeof limit}; expected a number of rows or { predictRows?, gradientRows? }`, 'limit'), { budgetState: () => ({ predict: none, gradient: none }) }) as O & Budgeted
+    }
     const limits = shared
       ? { predict: limit, gradient: limit }
       : { predict: limit.predictRows ?? Infinity, gradient: limit.gradientRows ?? Infinity }
     for (const [k, v] of Object.entries(limits)) {
-      if (!(v >= 0) || (Number.isFinite(v) && !Number.isInteger(v))) {
+      if (typeof v !== 'number' || !(v >= 0) || (Number.isFinite(v) && !Number.isInteger(v))) {
         const none: BudgetState = { limit: 0, used: 0, remaining: 0 }
-        return refusing(oracle, errors.invalidInput(`budget limit for ${k} rows is ${v}; expected a non-negative integer`, 'limit'), { budgetState: () => ({ predict: none, gradient: none }) }) as O & Budgeted
+        return refusing(oracle, errors.invalidInput(`budget limit for ${k} rows is ${typeof v === 'number' ? v : typeof v}; expected a non-negative integer`, 'limit'), { budgetState: () => ({ predict: none, gradient: none }) }) as O & Budgeted
       }
     }
     const used = { predict: 0, gradient: 0 }

@@ -126,9 +126,9 @@ export const cache =
 /** {@link cache} with an optional durable {@link CacheStore} (what `journal` builds on). */
 export const cacheWith = <O extends Oracle>(oracle: O, options: CacheOptions = {}, durable?: CacheStore): O & Cached => {
   {
-    const max = options.maxEntries ?? Infinity
-    if (!(max >= 1)) {
-      return refusing(oracle, errors.invalidInput(`maxEntries is ${max}; expected at least 1`, 'options.maxEntries'), {
+    const max = options === null || typeof options !== 'object' ? Number.NaN : (options.maxEntries ?? Infinity)
+    if (typeof max !== 'number' || !(max >= 1)) {
+      return refusing(oracle, errors.invalidInput(options === null || typeof options !== 'object' ? `cache options are ${options === null ? 'null' : typeof options}; expected an object such as { maxEntries: 10000 }` : `maxEntries is ${typeof max === 'number' ? max : typeof max}; expected at least 1`, 'options.maxEntries'), {
         cacheStats: (): CacheStats => ({ predictHits: 0, predictMisses: 0, gradientHits: 0, gradientMisses: 0, size: 0 }),
         clearCache: () => undefined,
       }) as O & Cached

@@ -1,4 +1,5 @@
 import { taskEither as TE, function as F } from 'fp-ts'
+import type { Matrix } from '../matrix.js'
 import { hasGradients, type Oracle } from '../oracle.js'
 import { extendOracle } from './extend.js'
 import type { CacheStats } from './cache.js'
@@ -48,6 +49,9 @@ const hitsBelow = (oracle: Oracle): number => {
   return s.predictHits + s.gradientHits
 }
 
+// A malformed query (from a JavaScript caller) is refused below; it counts as 0 rows here.
+const rowsOf = (x: Matrix): number => (x !== null && typeof x === 'object' && Number.isSafeInteger(x.rows) && x.rows > 0 ? x.rows : 0)
+
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now())
 
 /**
@@ -79,8 +83,8 @@ export const meter = <O extends Oracle>(oracle: O): O & Metered => {
       return result
     }
   const metered = extendOracle(oracle, {
-    predict: (x) => F.pipe(oracle.predict(x), (t) => timed('predict', x.rows, t)),
-    ...(hasGradients(oracle) ? { gradient: (x, cls) => timed('gradient', x.rows, oracle.gradient(x, cls)) } : {}),
+    predict: (x) => F.pipe(oracle.predict(x), (t) => timed('predict', rowsOf(x), t)),
+    ...(hasGradients(oracle) ? { gradient: (x, cls) => timed('gradient', rowsOf(x), oracle.gradient(x, cls)) } : {}),
   })
   Object.defineProperty(metered, 'usage', { value: (): Usage => ({ ...u, cacheHits: hitsBelow(oracle) - hits0 }), enumerable: true })
   Object.defineProperty(metered, 'resetUsage', {

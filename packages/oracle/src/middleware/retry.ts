@@ -27,14 +27,15 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export const retry =
   (options: RetryOptions = {}) =>
   <O extends Oracle>(oracle: O): O => {
+    if (options === null || typeof options !== 'object') return refusing(oracle, errors.invalidInput(`retry options are ${options === null ? 'null' : typeof options}; expected an object such as { retries: 3 }`, 'options'))
     const retries = options.retries ?? 3
     const base = options.baseDelayMs ?? 100
     const maxDelay = options.maxDelayMs ?? 5000
-    if (!Number.isInteger(retries) || retries < 0) {
-      return refusing(oracle, errors.invalidInput(`retries is ${retries}; expected a non-negative integer`, 'options.retries'))
+    if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0) {
+      return refusing(oracle, errors.invalidInput(`retries is ${typeof retries === 'number' ? retries : typeof retries}; expected a non-negative integer`, 'options.retries'))
     }
     for (const [name, v] of [['baseDelayMs', base], ['maxDelayMs', maxDelay]] as const) {
-      if (!(v >= 0 && Number.isFinite(v))) return refusing(oracle, errors.invalidInput(`${name} is ${v}; expected a finite number of milliseconds ≥ 0`, `options.${name}`))
+      if (typeof v !== 'number' || !(v >= 0 && Number.isFinite(v))) return refusing(oracle, errors.invalidInput(`${name} is ${typeof v === 'number' ? v : typeof v}; expected a finite number of milliseconds ≥ 0`, `options.${name}`))
     }
     const withRetry =
       <A>(task: () => TE.TaskEither<OracleError, A>): TE.TaskEither<OracleError, A> =>

@@ -33,7 +33,7 @@ export const topK =
   (oracle: Oracle): Oracle => {
     const { info } = oracle
     if (info.output === 'label') return refusing(oracle, errors.missingCapability('scores', info.id, 'topK needs an oracle that reveals scores'))
-    if (!Number.isInteger(k) || k < 1 || k > info.numClasses) return refusing(oracle, errors.invalidInput(`topK k is ${k}; expected an integer in 1..${info.numClasses}`, 'k'))
+    if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > info.numClasses) return refusing(oracle, errors.invalidInput(`topK k is ${typeof k === 'number' ? k : typeof k}; expected an integer in 1..${info.numClasses}`, 'k'))
     return {
       info: { ...info, topK: k },
       predict: (x) =>

@@ -47,7 +47,7 @@ export const withTimeout =
 export const timeout =
   (ms: number) =>
   <O extends Oracle>(oracle: O): O => {
-    if (!(ms > 0) || !Number.isFinite(ms)) return refusing(oracle, errors.invalidInput(`timeout is ${ms} ms; expected a positive finite number`, 'ms'))
+    if (typeof ms !== 'number' || !(ms > 0) || !Number.isFinite(ms)) return refusing(oracle, errors.invalidInput(`timeout is ${String(typeof ms === 'symbol' ? 'a symbol' : ms)} ms; expected a positive finite number`, 'ms'))
     const what = `oracle '${oracle.info.id}'`
     return extendOracle(oracle, {
       predict: (x) => withTimeout(oracle.predict(x), ms, what),

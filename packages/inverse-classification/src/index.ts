@@ -4,9 +4,11 @@ export {
   type InverseResult,
   type LogisticModel,
   type SoftmaxModel,
+  type Solution,
 } from './problem.js'
 export { inverseLogistic } from './logistic.js'
 export { inverseSoftmax, inverseSoftmaxBatch, prepareSoftmax, type PreparedSoftmax } from './softmax.js'
 export { kktResidual, type LinearConstraints } from './constraints.js'
 export { counterfactual, type CounterfactualOptions, type CounterfactualResult, type Surrogate } from './counterfactual.js'
+export { counterfactualReport } from './report.js'
 export { inverseClassificationProbe, type InverseProbeOptions } from './probe.js'

@@ -1,6 +1,6 @@
 import { either as E } from 'fp-ts'
 import { errors, type ProbeError } from '@sonde/oracle'
-import { distance, softmaxLogits, type InverseResult, type ResolvedProblem } from './problem.js'
+import { distance, softmaxLogits, type ResolvedProblem, type Solution } from './problem.js'
 import type { PreparedSoftmax } from './softmax.js'
 
 /** Solve A z = b (n × n, row-major, copied) by Gaussian elimination with partial pivoting. */
@@ -60,14 +60,14 @@ const negLogProb = (z: Float64Array, t: number): number => {
  *   β + μ (π(z0 + Mβ) − e_t) = 0,   logsumexp(z0 + Mβ) − (z0 + Mβ)_t = −log p,
  * solved by damped Newton; cost per iteration O(K³), independent of D.
  */
-export const solveProbability = (prep: PreparedSoftmax, p: ResolvedProblem): E.Either<ProbeError, InverseResult> => {
+export const solveProbability = (prep: PreparedSoftmax, p: ResolvedProblem): E.Either<ProbeError, Solution> => {
   if (p.boxed) return solveProbabilityBoxed(prep, p)
   const { model, gram } = prep
   const { rows: k, cols: d, data: w } = model.weights
   const t = p.target
   const c = -Math.log(p.probability)
   const z0 = softmaxLogits(model, p.x0)
-  const zero = (): InverseResult => ({
+  const zero = (): Solution => ({
     x: p.x0.slice(),
     distance: 0,
     kktResidual: 0,
@@ -173,7 +173,7 @@ export const solveProbability = (prep: PreparedSoftmax, p: ResolvedProblem): E.E
  * S = diag π − ππᵀ). An outer safeguarded Newton/bisection on μ makes h(x(μ)) = −log p; h(x(μ)) is
  * non-increasing in μ, so a target no multiplier reaches is `Infeasible`.
  */
-export const solveProbabilityBoxed = (prep: PreparedSoftmax, p: ResolvedProblem): E.Either<ProbeError, InverseResult> => {
+export const solveProbabilityBoxed = (prep: PreparedSoftmax, p: ResolvedProblem): E.Either<ProbeError, Solution> => {
   const { model, gram } = prep
   const { rows: k, cols: d, data: w } = model.weights
   const t = p.target
@@ -260,7 +260,7 @@ export const solveProbabilityBoxed = (prep: PreparedSoftmax, p: ResolvedProblem)
 
   const start = clipped(x0)
   const z0 = logitsOf(start)
-  const zero = (): InverseResult => ({ x: start, distance: distance(start, x0), kktResidual: 0, iterations: 0, activeClasses: new Int32Array(0), multipliers: new Float64Array(k) })
+  const zero = (): Solution => ({ x: start, distance: distance(start, x0), kktResidual: 0, iterations: 0, activeClasses: new Int32Array(0), multipliers: new Float64Array(k) })
   if (negLogProb(z0, t) <= c) return E.right(zero())
 
   // Bracket μ: h(x(μ)) − c > 0 at lo, ≤ 0 at hi.

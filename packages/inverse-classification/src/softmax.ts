@@ -1,8 +1,20 @@
 import { either as E, function as F } from 'fp-ts'
-import { errors, type Matrix, type ProbeError } from '@sonde/oracle'
+import { errors, noQueries, validateSeed, type Matrix, type ProbeError } from '@sonde/oracle'
 import { kktResidual, type LinearConstraints } from './constraints.js'
 import { solveNnqp } from './nnqp.js'
-import { clipAlong, distance, resolveProblem, softmaxLogits, type InverseOptions, type InverseResult, type ResolvedProblem, type SoftmaxModel } from './problem.js'
+import {
+  clipAlong,
+  distance,
+  recordOf,
+  resolveProblem,
+  scaleGuard,
+  softmaxLogits,
+  type InverseOptions,
+  type InverseResult,
+  type ResolvedProblem,
+  type SoftmaxModel,
+  type Solution,
+} from './problem.js'
 import { solveProbability } from './probability.js'
 
 /**
@@ -13,6 +25,8 @@ export interface PreparedSoftmax {
   readonly model: SoftmaxModel
   /** M = W Wᵀ, row-major K × K. */
   readonly gram: Float64Array
+  /** The largest |weight| and |bias|, for the solvers' float64 range check. */
+  readonly scale: { readonly weights: number; readonly bias: number }
 }
 
 /**
@@ -23,14 +37,30 @@ export interface PreparedSoftmax {
  * const prepared = prepareSoftmax(model) // Either<ProbeError, PreparedSoftmax>
  */
 export const prepareSoftmax = (model: SoftmaxModel): E.Either<ProbeError, PreparedSoftmax> => {
-  const { rows: k, cols: d, data: w } = model.weights
-  if (w.length !== k * d) return E.left(errors.shapeMismatch('model.weights', `${k}×${d} values`, `${w.length} values`))
-  if (k < 2) return E.left(errors.invalidInput(`model.weights has ${k} rows; a softmax model needs at least 2 classes`, 'model.weights'))
-  if (model.bias.length !== k) return E.left(errors.shapeMismatch('model.bias', `${k} values (one per class)`, `${model.bias.length} values`))
-  for (let i = 0; i < w.length; i++) {
-    if (!Number.isFinite(w[i]!)) return E.left(errors.invalidInput(`model.weights[${Math.floor(i / d)}][${i % d}] is ${w[i]}`, `model.weights[${Math.floor(i / d)}][${i % d}]`))
+  const weights: unknown = model === null || typeof model !== 'object' ? undefined : model.weights
+  const bias: unknown = model === null || typeof model !== 'object' ? undefined : model.bias
+  if (weights === null || typeof weights !== 'object' || !((weights as Matrix).data instanceof Float64Array)) {
+    return E.left(errors.invalidInput('model is not a softmax model; expected { weights: Matrix (K × D), bias: Float64Array (K) }', 'model.weights'))
   }
-  for (let i = 0; i < k; i++) if (!Number.isFinite(model.bias[i]!)) return E.left(errors.invalidInput(`model.bias[${i}] is ${model.bias[i]}`, `model.bias[${i}]`))
+  const { rows: k, cols: d, data: w } = weights as Matrix
+  if (!Number.isSafeInteger(k) || !Number.isSafeInteger(d) || k < 0 || d < 0 || w.length !== k * d) {
+    return E.left(errors.shapeMismatch('model.weights', `rows × cols values (non-negative integers)`, `${String(k)} × ${String(d)} with ${w.length} values`))
+  }
+  if (k < 2) return E.left(errors.invalidInput(`model.weights has ${k} rows; a softmax model needs at least 2 classes`, 'model.weights'))
+  if (d < 1) return E.left(errors.invalidInput('model.weights has 0 columns; a softmax model needs at least 1 feature', 'model.weights'))
+  if (!(bias instanceof Float64Array)) return E.left(errors.invalidInput(`model.bias is not a Float64Array of ${k} values`, 'model.bias'))
+  if (bias.length !== k) return E.left(errors.shapeMismatch('model.bias', `${k} values (one per class)`, `${bias.length} values`))
+  let wMax = 0
+  for (let i = 0; i < w.length; i++) {
+    if (!Number.isFinite(w[i]!)) return E.left(errors.invalidInput(`model.weights[${Math.floor(i / d)}][${i % d}] is ${w[i]}; expected a finite number`, `model.weights[${Math.floor(i / d)}][${i % d}]`))
+    wMax = Math.max(wMax, Math.abs(w[i]!))
+  }
+  let bMax = 0
+  for (let i = 0; i < k; i++) {
+    if (!Number.isFinite(bias[i]!)) return E.left(errors.invalidInput(`model.bias[${i}] is ${bias[i]}; expected a finite number`, `model.bias[${i}]`))
+    bMax = Math.max(bMax, Math.abs(bias[i]!))
+  }
+  if (!(wMax * wMax * d <= 1e300)) return E.left(errors.invalidInput(`model.weights go up to ${wMax.toPrecision(3)}; W Wᵀ overflows float64 over ${d} features — rescale the model`, 'model.weights'))
   const gram = new Float64Array(k * k)
   for (let a = 0; a < k; a++) {
     for (let b = a; b < k; b++) {
@@ -42,10 +72,18 @@ export const prepareSoftmax = (model: SoftmaxModel): E.Either<ProbeError, Prepar
       gram[b * k + a] = s
     }
   }
-  return E.right({ model, gram })
+  return E.right({ model, gram, scale: { weights: wMax, bias: bMax } })
 }
 
-const isPrepared = (m: SoftmaxModel | PreparedSoftmax): m is PreparedSoftmax => 'gram' in m
+const isPrepared = (m: SoftmaxModel | PreparedSoftmax): m is PreparedSoftmax =>
+  m !== null && typeof m === 'object' && 'gram' in m && m.gram instanceof Float64Array && 'scale' in m && m.model !== null && typeof m.model === 'object'
+
+/** A prepared model is trusted only if its gram has the model's K × K shape (a hand-made one is re-prepared). */
+const prepared = (m: SoftmaxModel | PreparedSoftmax): E.Either<ProbeError, PreparedSoftmax> => {
+  if (!isPrepared(m)) return prepareSoftmax(m)
+  const k = m.model.weights?.rows
+  return typeof k === 'number' && m.gram.length === k * k ? E.right(m) : prepareSoftmax(m.model)
+}
 
 /** The margin constraints of target t: gⱼ(x) = (w_t − w_c)ᵀx + b_t − b_c − τ for each competitor c. */
 export const marginConstraints = (model: SoftmaxModel, t: number, tau: number): LinearConstraints & { readonly classOf: Int32Array } => {
@@ -81,7 +119,7 @@ export const marginConstraints = (model: SoftmaxModel, t: number, tau: number): 
  * formed from M = WWᵀ with rank-one corrections for clipped coordinates; the clipped set is
  * updated from x(λ) until it no longer changes (a primal-dual active-set iteration).
  */
-export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: number): E.Either<ProbeError, InverseResult> => {
+export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: number): E.Either<ProbeError, Solution> => {
   const { model, gram } = prep
   const { rows: k, cols: d, data: w } = model.weights
   const t = p.target
@@ -90,7 +128,7 @@ export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: numb
   const m = k - 1
   const classOf = cons.classOf
 
-  const finish = (x: Float64Array, lambda: Float64Array, iterations: number): InverseResult => {
+  const finish = (x: Float64Array, lambda: Float64Array, iterations: number): Solution => {
     const multipliers = new Float64Array(k)
     const active: number[] = []
     lambda.forEach((l, j) => {
@@ -257,20 +295,21 @@ export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: numb
 /**
  * The closest point to `x0` (Euclidean) that a softmax classifier assigns to `options.target`,
  * with logit margin ε over every other class (default {@link DEFAULT_MARGIN}) or with target
- * probability ≥ p, inside the bounds, immutable features unchanged.
+ * probability ≥ p, inside the box `options.domain`, immutable features unchanged.
  *
  * Exact: solved through the dual in at most K−1 variables; the answer satisfies the KKT
  * conditions to rounding — see `result.kktResidual`. Pass a {@link PreparedSoftmax} to reuse
- * M = WWᵀ across queries.
+ * M = WWᵀ across queries. Pure and deterministic: `queries` is `noQueries`, an optional `seed` is
+ * echoed; bad options are `InvalidOptions` listing every bad path.
  *
- * Gotchas: with bounds or immutables the target can be out of reach — you get `Infeasible`,
- * never a guess. `probability` with bounds is solved by a semismooth Newton method that can fail
+ * Gotchas: with a box or immutables the target can be out of reach — you get `Infeasible`,
+ * never a guess. `probability` with a box is solved by a semismooth Newton method that can fail
  * to converge on hard, nearly infeasible problems (`NotConverged`, never a wrong point); `margin`
- * with bounds is always exact.
+ * with a box is always exact.
  *
  * @example
  * const r = inverseSoftmax(model, x0, { target: 3, probability: 0.9 })
- * const r2 = inverseSoftmax(prepared, x0, { target: 8, lower: 0, upper: 1 })
+ * const r2 = inverseSoftmax(prepared, x0, { target: 8, domain: { lower: 0, upper: 1 } })
  */
 export const inverseSoftmax = (
   model: SoftmaxModel | PreparedSoftmax,
@@ -278,21 +317,28 @@ export const inverseSoftmax = (
   options: InverseOptions,
 ): E.Either<ProbeError, InverseResult> =>
   F.pipe(
-    isPrepared(model) ? E.right(model) : prepareSoftmax(model),
+    prepared(model),
     E.chain((prep) =>
       F.pipe(
         resolveProblem(x0, options, prep.model.weights.cols, prep.model.weights.rows),
-        E.chain((p) => (p.mode === 'margin' ? solveMargin(prep, p, p.margin) : solveProbability(prep, p))),
+        E.chain((p) => scaleGuard(prep.scale.weights, prep.scale.bias, prep.model.weights.cols, p)),
+        E.chain((p) =>
+          F.pipe(
+            p.mode === 'margin' ? solveMargin(prep, p, p.margin) : solveProbability(prep, p),
+            E.chain((s) => recordOf(s, p, noQueries)),
+          ),
+        ),
       ),
     ),
   )
 
 /**
  * {@link inverseSoftmax} for every row of `x0s`, sharing one precomputation of M = WWᵀ. Each row
- * gets its own answer or error (an infeasible row does not stop the others).
+ * gets its own answer or error (an infeasible row does not stop the others); a bad `x0s` or seed
+ * fails the whole batch.
  *
  * @example
- * const results = inverseSoftmaxBatch(model, testDigits, { target: 8, lower: 0, upper: 1 })
+ * const results = inverseSoftmaxBatch(model, testDigits, { target: 8, domain: { lower: 0, upper: 1 } })
  */
 export const inverseSoftmaxBatch = (
   model: SoftmaxModel | PreparedSoftmax,
@@ -300,9 +346,15 @@ export const inverseSoftmaxBatch = (
   options: InverseOptions,
 ): E.Either<ProbeError, ReadonlyArray<E.Either<ProbeError, InverseResult>>> =>
   F.pipe(
-    isPrepared(model) ? E.right(model) : prepareSoftmax(model),
+    prepared(model),
+    E.chain((prep) => {
+      const seed = validateSeed(options?.seed ?? 0, 'options.seed')
+      return E.isLeft(seed) ? seed : E.right(prep)
+    }),
     E.chain((prep) =>
-      x0s.cols !== prep.model.weights.cols
+      x0s === null || typeof x0s !== 'object' || !(x0s.data instanceof Float64Array) || !Number.isSafeInteger(x0s.rows) || x0s.rows < 0 || x0s.data.length !== x0s.rows * x0s.cols
+        ? E.left<ProbeError>(errors.shapeMismatch('x0s', 'a Matrix (rows × cols values)', x0s === null || typeof x0s !== 'object' ? String(x0s) : `${String(x0s.rows)} × ${String(x0s.cols)}`))
+        : x0s.cols !== prep.model.weights.cols
         ? E.left<ProbeError>(errors.shapeMismatch('x0s', `${prep.model.weights.cols} columns`, `${x0s.cols} columns`))
         : E.right(
             Array.from({ length: x0s.rows }, (_, r) => inverseSoftmax(prep, x0s.data.slice(r * x0s.cols, (r + 1) * x0s.cols), options)),

@@ -21,11 +21,13 @@ describe('counterfactual', () => {
   it('with an exact surrogate: confirmed by one query, equal to the exact solution', async () => {
     const box = labelOnly(model)
     const r = await toPromise(counterfactual(box, model, x0, { target }))
-    const exact = inverseSoftmax(model, x0, { target, lower: -3, upper: 3 })
+    const exact = inverseSoftmax(model, x0, { target, domain: { lower: -3, upper: 3 } })
     expect(E.isRight(exact)).toBe(true)
     expect(r.confirmed).toBe(true)
     expect(r.repaired).toBe(false)
-    expect(r.queries).toBe(1)
+    expect(r.queries).toEqual({ predictRows: 1, gradientRows: 0, calls: 1, cacheHits: 0 })
+    expect(r.seed).toBe(0)
+    expect(r.labelAtSurrogateAnswer).toBe(target)
     if (E.isRight(exact)) expect(r.distance).toBe(exact.right.distance)
   })
 
@@ -38,14 +40,16 @@ describe('counterfactual', () => {
       if (E.isLeft(exact) || (await labelOf(model, exact.right.x)) === t) continue
       found = true
       const watched = meter(labelOnly(model))
-      const r = await toPromise(counterfactual(watched, perturbed, x0, { target: t, margin: 0, maxQueries: 30 }))
+      const r = await toPromise(counterfactual(watched, perturbed, x0, { target: t, margin: 0, budget: 30 }))
       expect(r.repaired).toBe(true)
       expect(r.confirmed).toBe(true)
       expect(await labelOf(model, r.x)).toBe(t) // checked independently of the oracle wrapper
-      expect(r.queries).toBe(watched.usage().predictRows)
-      expect(r.queries).toBeLessThanOrEqual(30)
+      const u = watched.usage()
+      expect(r.queries).toEqual({ predictRows: u.predictRows, gradientRows: u.gradientRows, calls: u.predictCalls + u.gradientCalls, cacheHits: 0 })
+      expect(r.queries.predictRows).toBeLessThanOrEqual(30)
+      expect(r.labelAtSurrogateAnswer).not.toBe(t)
       // The repaired point is not closer than the true optimum on the box's own model.
-      const truth = inverseSoftmax(model, x0, { target: t, margin: 0, lower: -3, upper: 3 })
+      const truth = inverseSoftmax(model, x0, { target: t, margin: 0, domain: { lower: -3, upper: 3 } })
       if (E.isRight(truth)) expect(r.distance).toBeGreaterThanOrEqual(truth.right.distance - 1e-9)
     }
     expect(found).toBe(true)
@@ -60,13 +64,13 @@ describe('counterfactual', () => {
       if (E.isLeft(exact) || (await labelOf(model, exact.right.x)) === t) continue
       const limited = F.pipe(labelOnly(model), budget(2))
       const r = await toPromise(counterfactual(limited, perturbed, x0, { target: t, margin: 0 }))
-      expect(r.queries).toBeLessThanOrEqual(2)
+      expect(r.queries.predictRows).toBeLessThanOrEqual(2)
       expect(limited.budgetState().predict.used).toBeLessThanOrEqual(2)
       // The search stopped early: a confirmed answer is one the box itself puts in the target class,
       // no closer than the unlimited search's (which bisects further inward); an unconfirmed one is the
       // surrogate's own answer with the box's label beside it.
       const unlimited = await toPromise(counterfactual(labelOnly(model), perturbed, x0, { target: t, margin: 0 }))
-      expect(unlimited.queries).toBeGreaterThan(2)
+      expect(unlimited.queries.predictRows).toBeGreaterThan(2)
       expect(r.oracleLabel).toBe(await labelOf(model, r.x))
       if (r.confirmed) {
         expect(r.oracleLabel).toBe(t)

@@ -46,7 +46,7 @@ describe('inverseSoftmax (margin) against brute-force enumeration of active face
   it.each(cases)('seed $seed: D=$d K=$k box=$boxed immutable=$immutable', (cs) => {
     const { model, x0, target, lower, upper, immutable } = makeCase(cs)
     const margin = 0.3
-    const r = inverseSoftmax(model, x0, { target, margin, ...(lower ? { lower, upper: upper! } : {}), ...(immutable ? { immutable } : {}) })
+    const r = inverseSoftmax(model, x0, { target, margin, ...(lower ? { domain: { lower, upper: upper! } } : {}), ...(immutable ? { immutable } : {}) })
     const d = cs.d
     const lo = Array.from({ length: d }, (_, i) => (immutable?.includes(i) ? x0[i]! : (lower?.[i] ?? -Infinity)))
     const hi = Array.from({ length: d }, (_, i) => (immutable?.includes(i) ? x0[i]! : (upper?.[i] ?? Infinity)))
@@ -98,7 +98,7 @@ describe('inverseLogistic against brute force', () => {
     const upper = boxed ? Float64Array.from({ length: d }, () => 2 + rng.next()) : undefined
     const immutable = seed % 3 === 0 ? [0] : undefined
     const p = 0.8
-    const r = inverseLogistic(model, x0, { target, probability: p, ...(lower ? { lower, upper: upper! } : {}), ...(immutable ? { immutable } : {}) })
+    const r = inverseLogistic(model, x0, { target, probability: p, ...(lower ? { domain: { lower, upper: upper! } } : {}), ...(immutable ? { immutable } : {}) })
     const s = target === 1 ? 1 : -1
     const tau = Math.log(p / (1 - p))
     const lo = Array.from({ length: d }, (_, i) => (immutable?.includes(i) ? x0[i]! : (lower?.[i] ?? -Infinity)))
@@ -154,7 +154,7 @@ describe('inverseSoftmax (probability)', () => {
     for (let trial = 0; trial < 4; trial++) {
       const x0 = Float64Array.from({ length: 30 }, () => rng.normal())
       const free = unwrap(inverseSoftmax(model, x0, { target: trial, probability: 0.9 }))
-      const boxed = unwrap(inverseSoftmax(model, x0, { target: trial, probability: 0.9, lower: -1e6, upper: 1e6 }))
+      const boxed = unwrap(inverseSoftmax(model, x0, { target: trial, probability: 0.9, domain: { lower: -1e6, upper: 1e6 } }))
       expect(Math.abs(boxed.distance - free.distance)).toBeLessThanOrEqual(1e-9 * free.distance)
     }
   })
@@ -169,7 +169,7 @@ describe('inverseSoftmax (probability)', () => {
     for (let trial = 0; trial < 12; trial++) {
       const x0 = Float64Array.from({ length: d }, () => rng.next())
       const target = trial % 4
-      const r = inverseSoftmax(model, x0, { target, probability: 0.8, lower: 0, upper: 1, immutable: [0] })
+      const r = inverseSoftmax(model, x0, { target, probability: 0.8, domain: { lower: 0, upper: 1 }, immutable: [0] })
       if (E.isLeft(r)) {
         // Never a wrong point: a target out of reach, or (hard, near-infeasible cases) no convergence.
         expect(['Infeasible', 'NotConverged']).toContain(r.left._tag)
@@ -204,13 +204,13 @@ describe('inverseSoftmax (probability)', () => {
     const model = SoftmaxRegression.random(784, 10, 5)
     const rng = createRng(5)
     const x0 = Float64Array.from({ length: 784 }, () => rng.next())
-    const r = unwrap(inverseSoftmax(model, x0, { target: 7, probability: 0.9, lower: 0, upper: 1 }))
+    const r = unwrap(inverseSoftmax(model, x0, { target: 7, probability: 0.9, domain: { lower: 0, upper: 1 } }))
     expect(r.kktResidual).toBeLessThanOrEqual(1e-10)
   })
 
   it('Infeasible when no point of the box reaches the probability', () => {
     const model = SoftmaxRegression.random(3, 3, 1)
-    const r = inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 1, probability: 0.999999, lower: -0.1, upper: 0.1 })
+    const r = inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 1, probability: 0.999999, domain: { lower: -0.1, upper: 0.1 } })
     expect(E.isLeft(r) && r.left._tag).toBe('Infeasible')
   })
 })
@@ -229,7 +229,7 @@ describe('KKT residual on large random problems', () => {
     for (let trial = 0; trial < 4; trial++) {
       const x0 = Float64Array.from({ length: d }, () => rng.next())
       const target = rng.int(k)
-      const r: InverseResult = unwrap(inverseSoftmax(prepared, x0, { target, ...(boxed ? { lower: 0, upper: 1 } : {}) }))
+      const r: InverseResult = unwrap(inverseSoftmax(prepared, x0, { target, ...(boxed ? { domain: { lower: 0, upper: 1 } } : {}) }))
       expect(r.kktResidual).toBeLessThanOrEqual(1e-10)
       const z = logitsOf(model.weights, model.bias, r.x)
       for (let j = 0; j < k; j++) if (j !== target) expect(z[target]! - z[j]!).toBeGreaterThanOrEqual(DEFAULT_MARGIN - 1e-10)
@@ -243,7 +243,7 @@ describe('properties', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.boolean(), (seed, boxed) => {
         const { model, x0, target, lower, upper } = makeCase({ seed, d: 4, k: 3, boxed, immutable: false })
-        const r = inverseSoftmax(model, x0, { target, margin: 0.1, ...(lower ? { lower, upper: upper! } : {}) })
+        const r = inverseSoftmax(model, x0, { target, margin: 0.1, ...(lower ? { domain: { lower, upper: upper! } } : {}) })
         if (E.isLeft(r)) return r.left._tag === 'Infeasible'
         const rng = createRng(seed)
         for (let s = 0; s < 300; s++) {
@@ -282,7 +282,7 @@ describe('properties', () => {
 describe('errors', () => {
   const model = SoftmaxRegression.random(3, 3, 1)
   it('Infeasible when the box or immutables make the target unreachable', () => {
-    const r = inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 2, margin: 100, lower: -1, upper: 1 })
+    const r = inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 2, margin: 100, domain: { lower: -1, upper: 1 } })
     expect(E.isLeft(r) && r.left._tag).toBe('Infeasible')
     const l = inverseLogistic({ weights: Float64Array.of(1, 1), bias: 0 }, Float64Array.of(-1, -1), { target: 1, immutable: [0, 1] })
     expect(E.isLeft(l) && l.left._tag).toBe('Infeasible')
@@ -295,14 +295,14 @@ describe('errors', () => {
       inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 3 }),
       inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 1, margin: -1 }),
       inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 1, margin: 1, probability: 0.5 }),
-      inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 1, lower: 1, upper: 0 }),
+      inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 1, domain: { lower: 1, upper: 0 } }),
       inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 1, immutable: [5] }),
       inverseSoftmax({ weights: model.weights, bias: Float64Array.of(0) }, Float64Array.of(0, 0, 0), { target: 1 }),
       inverseLogistic({ weights: Float64Array.of(1, Number.NaN), bias: 0 }, Float64Array.of(0, 0), { target: 1 }),
     ]
     for (const r of bad) {
       expect(E.isLeft(r)).toBe(true)
-      if (E.isLeft(r)) expect(['InvalidInput', 'ShapeMismatch']).toContain(r.left._tag)
+      if (E.isLeft(r)) expect(['InvalidInput', 'InvalidOptions', 'ShapeMismatch']).toContain(r.left._tag)
     }
   })
 

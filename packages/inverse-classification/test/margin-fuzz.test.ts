@@ -32,7 +32,7 @@ const check = (p: Problem): void => {
   const lower = Float64Array.from({ length: p.d }, (_, i) => p.lower?.[i] ?? -Infinity)
   const upper = Float64Array.from({ length: p.d }, (_, i) => p.upper?.[i] ?? Infinity)
   const model = { weights: { rows: p.k, cols: p.d, data: Float64Array.from(p.w) }, bias: Float64Array.from(p.b) }
-  const r = inverseSoftmax(model, Float64Array.from(p.x0), { target: p.target, margin: p.margin, lower, upper })
+  const r = inverseSoftmax(model, Float64Array.from(p.x0), { target: p.target, margin: p.margin, domain: { lower, upper } })
   const rows = Array.from({ length: p.k }, (_, c) => c)
     .filter((c) => c !== p.target)
     .map((c) => Array.from({ length: p.d }, (_, i) => p.w[p.target * p.d + i]! - p.w[c * p.d + i]!))
@@ -54,7 +54,7 @@ const check = (p: Problem): void => {
 describe('inverseSoftmax (margin) on degenerate problems, against brute force', () => {
   it('the fuzz reproducers: x0 on the lower bound; more competitors than features', () => {
     // Was Infeasible; x = (2/3, 0) is feasible (margin 0 here, the fuzz run used the default).
-    const a = inverseSoftmax({ weights: { rows: 2, cols: 2, data: Float64Array.of(0, 0, 3, 0) }, bias: Float64Array.of(0, -2) }, Float64Array.of(0, 0), { target: 1, lower: 0, margin: 0 })
+    const a = inverseSoftmax({ weights: { rows: 2, cols: 2, data: Float64Array.of(0, 0, 3, 0) }, bias: Float64Array.of(0, -2) }, Float64Array.of(0, 0), { target: 1, domain: { lower: 0, upper: Infinity }, margin: 0 })
     expect(E.isRight(a) && Array.from(a.right.x)).toEqual([2 / 3, 0])
     // Was Infeasible with no bounds; the answer is x = 1.125.
     const b = inverseSoftmax({ weights: { rows: 4, cols: 1, data: Float64Array.of(0.5, -0.25, 2.5, -0.25) }, bias: Float64Array.of(-0.25, -1.25, 0.5, 0.5) }, Float64Array.of(-0.75), { target: 2, margin: 3 })

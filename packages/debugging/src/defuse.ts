@@ -1,13 +1,32 @@
 import * as tf from '@tensorflow/tfjs'
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { clipToDomain, createRng, errorFromThrown, errors, SondeError, permutation, takeRows, validatePrediction, type Matrix, type Oracle, type ProbeError } from '@sonde/oracle'
-import { callForeignMatrix } from './foreign.js'
+import {
+  clipToDomain,
+  createRng,
+  errorFromThrown,
+  errors,
+  noQueries,
+  permutation,
+  SondeError,
+  stage,
+  takeRows,
+  trackQueries,
+  validatePrediction,
+  type Domain,
+  type Matrix,
+  type Oracle,
+  type ProbeError,
+  type QueryUsage,
+  type RunControl,
+} from '@sonde/oracle'
 import { imageGrid } from '@sonde/datasets'
-import { fitDirichletProcessGmm, sampleComponent, type DpGmm, type DpGmmOptions, type GmmComponent } from './gmm.js'
+import { domainProblem, generatorProblem, intIn, invalidOptionsOf, labelsProblem, matrixProblem, numberWhere, optionsOf, oracleProblem, seedIn, show, type Issue } from './checks.js'
+import { callForeignMatrix } from './foreign.js'
+import { dpGmmOptionIssues, fitDirichletProcessGmm, sampleComponent, type DpGmm, type DpGmmOptions, type GmmComponent } from './gmm.js'
 import type { Generator } from './vae.js'
 
 /** Options of {@link findMisclassifications}. */
-export interface IdentificationOptions {
+export interface IdentificationOptions extends RunControl {
   /** Latent perturbations tried per source point (Q). Default 20. */
   readonly perturbations?: number
   /** Most misclassified codes kept per source (N), smallest perturbation first. Default 5. */
@@ -19,6 +38,13 @@ export interface IdentificationOptions {
   readonly scale?: number
   /** Rows per oracle call. Default 500. */
   readonly batchSize?: number
+  /**
+   * Most label queries (rows) to spend. Default: all n·Q. Rows go source by source (each source's whole
+   * ladder, then the next), so a smaller budget covers the first ⌊budget / Q⌋ sources — order or subsample
+   * the sources accordingly.
+   */
+  readonly budget?: number
+  /** The seed of the perturbations (required: a safe integer). */
   readonly seed: number
 }
 
@@ -36,19 +62,52 @@ export interface Identification {
   readonly predicted: Int32Array
   /** ‖δ‖ of each kept code's perturbation. */
   readonly perturbationNorms: Float64Array
-  /** Label queries spent (rows). */
-  readonly queries: number
-  /** Misclassified decoded inputs found, kept or not. */
+  /** The label queries spent (was a number of rows: now `queries.predictRows`). */
+  readonly queries: QueryUsage
+  /** Misclassified decoded inputs found among the answered rows, kept or not (a row never answered is never counted). */
   readonly found: number
-  /** found / queries. */
+  /** found / queries.predictRows (0 when nothing was answered). */
   readonly yieldPerQuery: number
+  readonly seed: number
   /** Set when the oracle refused (e.g. the budget ran out) or the generator failed mid-way: everything answered before is kept. */
   readonly stoppedEarly?: ProbeError
 }
 
-const invalid = (path: string, message: string): ProbeError => errors.invalidOptions([{ path, message }])
-
 const sliceRows = (m: Matrix, from: number, to: number): Matrix => ({ rows: to - from, cols: m.cols, data: m.data.subarray(from * m.cols, to * m.cols) })
+
+const controlIssues = (issues: Issue[], o: Partial<RunControl>): void => {
+  if (o.signal !== undefined && !(typeof o.signal === 'object' && o.signal !== null && typeof o.signal.aborted === 'boolean')) issues.push({ path: 'options.signal', message: 'expected an AbortSignal' })
+  if (o.progress !== undefined && typeof o.progress !== 'function') issues.push({ path: 'options.progress', message: 'expected a function' })
+}
+
+/** Every problem with identification options; the values to use. */
+const identificationSettings = (o: Partial<IdentificationOptions>, issues: Issue[]) => {
+  const settings = {
+    Q: intIn(issues, 'options.perturbations', o.perturbations, 20, 1),
+    N: intIn(issues, 'options.keepPerSource', o.keepPerSource, 5, 1),
+    scale: numberWhere(issues, 'options.scale', o.scale, 1, (v) => v > 0, 'a positive finite number'),
+    batch: intIn(issues, 'options.batchSize', o.batchSize, 500, 1),
+    budget: o.budget === undefined ? Number.POSITIVE_INFINITY : intIn(issues, 'options.budget', o.budget, 1, 1),
+    seed: seedIn(issues, 'options.seed', o.seed),
+  }
+  if ('samples' in o || 'maxQueries' in o) issues.push({ path: 'options', message: 'the query cap is called budget' })
+  controlIssues(issues, o)
+  return settings
+}
+
+/** Ask for labels, with every failure — a throw, a rejection, a short or malformed answer — as a value. */
+const askLabels = async (oracle: Oracle, x: Matrix): Promise<E.Either<ProbeError, Int32Array>> => {
+  try {
+    const r = await oracle.predict(x)()
+    return F.pipe(
+      r,
+      E.chainW((p) => validatePrediction(oracle.info, x.rows, p)),
+      E.map((p) => p.labels),
+    )
+  } catch (cause) {
+    return E.left(errorFromThrown(cause, (m) => errors.pluginFailed(`the oracle '${oracle.info.id}'`, `threw: ${m}`, cause)))
+  }
+}
 
 /**
  * Defuse's identification stage: encode each source point, perturb its latent code Q times
@@ -57,8 +116,12 @@ const sliceRows = (m: Matrix, from: number, to: number): Matrix => ({ rows: to -
  * source are kept, smallest perturbation first. Reports the queries spent and the yield per query;
  * if the oracle stops answering (budget), what was answered is kept and the error reported.
  *
+ * Every option and input is checked before the first query. Progress (`'identification'`, in rows)
+ * comes once per oracle call; an abort (`options.signal`) ends it with `Aborted` before the next call.
+ *
  * @example
- * const found = await toPromise(findMisclassifications(oracle, vae, digits.x, digits.y, { seed: 1 }))
+ * const found = await toPromise(findMisclassifications(oracle, vae, digits.x, digits.y, { seed: 1, budget: 2000 }))
+ * found.queries.predictRows // ≤ 2000
  */
 export const findMisclassifications = (
   oracle: Oracle,
@@ -67,96 +130,107 @@ export const findMisclassifications = (
   labels: Int32Array,
   options: IdentificationOptions,
 ): TE.TaskEither<ProbeError, Identification> => {
-  const Q = options.perturbations ?? 20
-  const N = options.keepPerSource ?? 5
-  const scale = options.scale ?? 1
-  const batch = options.batchSize ?? 500
-  if (!(Number.isInteger(Q) && Q >= 1)) return TE.left(invalid('options.perturbations', `is ${Q}; expected an integer ≥ 1`))
-  if (!(Number.isInteger(N) && N >= 1)) return TE.left(invalid('options.keepPerSource', `is ${N}; expected an integer ≥ 1`))
-  if (!(scale > 0 && Number.isFinite(scale))) return TE.left(invalid('options.scale', `is ${scale}; expected a positive number`))
-  if (!(Number.isInteger(batch) && batch >= 1)) return TE.left(invalid('options.batchSize', `is ${batch}; expected an integer ≥ 1`))
-  if (!Number.isSafeInteger(options.seed)) return TE.left(invalid('options.seed', `is ${typeof options.seed === 'string' ? JSON.stringify(options.seed) : String(options.seed)}; expected a safe integer`))
-  if (data.cols !== oracle.info.inputDim) return TE.left(errors.shapeMismatch('data', `${oracle.info.inputDim} columns`, `${data.cols} columns`))
-  if (labels.length !== data.rows) return TE.left(errors.shapeMismatch('labels', `${data.rows} labels`, `${labels.length}`))
-  for (let i = 0; i < labels.length; i++) {
-    if (!(Number.isInteger(labels[i]) && labels[i]! >= 0 && labels[i]! < oracle.info.numClasses)) {
-      return TE.left(errors.invalidInput(`labels[${i}] is ${labels[i]}; expected a class in 0..${oracle.info.numClasses - 1}`, `labels[${i}]`))
+  const problem = identificationProblem(oracle, generator, data, labels)
+  if (problem !== undefined) return TE.left(problem)
+  const issues: Issue[] = []
+  const settings = identificationSettings(optionsOf(options), issues)
+  const invalid = invalidOptionsOf(issues)
+  if (invalid !== undefined) return TE.left(invalid)
+  return () => identify(oracle, generator, data, labels, settings, options)
+}
+
+const identificationProblem = (oracle: Oracle, generator: Generator, data: Matrix, labels: Int32Array): ProbeError | undefined =>
+  oracleProblem(oracle) ?? generatorProblem(generator) ?? matrixProblem(data, 'data', { minRows: 1, cols: oracle.info.inputDim }) ?? labelsProblem(labels, 'labels', data.rows, oracle.info.numClasses)
+
+const identify = async (
+  oracle: Oracle,
+  generator: Generator,
+  data: Matrix,
+  labels: Int32Array,
+  settings: ReturnType<typeof identificationSettings>,
+  control: RunControl,
+): Promise<E.Either<ProbeError, Identification>> => {
+  const { Q, N, scale, batch, seed } = settings
+  const tracked = trackQueries(oracle)
+  const rng = createRng(seed)
+  const encoded = callForeignMatrix('the generator’s encode', () => generator.encode(data), data.rows, generator.latentDim)
+  if (E.isLeft(encoded)) return encoded
+  const z = encoded.right
+  const k = z.cols
+  const n = data.rows
+  const total = Math.min(n * Q, settings.budget)
+  // Row r = source ⌊r/Q⌋, rung r mod Q.
+  const codes = new Float64Array(total * k)
+  const norms = new Float64Array(total)
+  for (let r = 0; r < total; r++) {
+    const i = Math.floor(r / Q)
+    const sd = (scale * ((r % Q) + 1)) / Q
+    let s = 0
+    for (let j = 0; j < k; j++) {
+      const dlt = sd * rng.normal()
+      codes[r * k + j] = z.data[i * k + j]! + dlt
+      s += dlt * dlt
     }
+    norms[r] = Math.sqrt(s)
   }
-  return async () => {
-    const rng = createRng(options.seed)
-    const encoded = callForeignMatrix('the generator’s encode', () => generator.encode(data), data.rows)
-    if (E.isLeft(encoded)) return encoded
-    const z = encoded.right
-    const k = z.cols
-    const n = data.rows
-    const total = n * Q
-    // Row r = source ⌊r/Q⌋, rung r mod Q.
-    const codes = new Float64Array(total * k)
-    const norms = new Float64Array(total)
-    for (let r = 0; r < total; r++) {
-      const i = Math.floor(r / Q)
-      const sd = (scale * ((r % Q) + 1)) / Q
-      let s = 0
-      for (let j = 0; j < k; j++) {
-        const dlt = sd * rng.normal()
-        codes[r * k + j] = z.data[i * k + j]! + dlt
-        s += dlt * dlt
-      }
-      norms[r] = Math.sqrt(s)
+  const predicted = new Int32Array(total).fill(-1)
+  let answered = 0
+  let stoppedEarly: ProbeError | undefined
+  const progress = stage(control, 'identification', total)
+  for (let from = 0; from < total; from += batch) {
+    const ok = await progress.tick(from)
+    if (E.isLeft(ok)) return ok
+    const to = Math.min(total, from + batch)
+    // A generator that fails before the first query fails the call (nothing was paid); one that fails
+    // later ends the search like an oracle failure, keeping every answered row.
+    const decodedRows = callForeignMatrix('the generator’s decode', () => generator.decode(sliceRows({ rows: total, cols: k, data: codes }, from, to)), to - from, data.cols)
+    if (E.isLeft(decodedRows)) {
+      if (from === 0) return decodedRows
+      stoppedEarly = decodedRows.left
+      break
     }
-    const predicted = new Int32Array(total).fill(-1)
-    let answered = 0
-    let stoppedEarly: ProbeError | undefined
-    for (let from = 0; from < total; from += batch) {
-      const to = Math.min(total, from + batch)
-      // A generator that fails before the first query fails the call (nothing was paid); one that fails
-      // later ends the search like an oracle failure, keeping every answered row.
-      const decodedRows = callForeignMatrix('the generator’s decode', () => generator.decode(sliceRows({ rows: total, cols: k, data: codes }, from, to)), to - from, data.cols)
-      if (E.isLeft(decodedRows)) {
-        if (from === 0) return decodedRows
-        stoppedEarly = decodedRows.left
-        break
-      }
-      const decoded = clipToDomain(oracle.info, decodedRows.right)
-      const r = F.pipe(await oracle.predict(decoded)(), E.chain((p) => validatePrediction(oracle.info, to - from, p)))
-      if (E.isLeft(r)) {
-        stoppedEarly = r.left
-        break
-      }
-      predicted.set(r.right.labels, from)
-      answered = to
+    const r = await askLabels(tracked.oracle, clipToDomain(oracle.info, decodedRows.right))
+    if (E.isLeft(r)) {
+      if (r.left._tag === 'Aborted') return r
+      stoppedEarly = r.left
+      break
     }
-    let found = 0
-    const keep: number[] = []
-    for (let i = 0; i < n; i++) {
-      const wrong: number[] = []
-      for (let q = 0; q < Q; q++) {
-        const r = i * Q + q
-        if (r < answered && predicted[r] !== labels[i]) wrong.push(r)
-      }
-      found += wrong.length
-      wrong.sort((a, b) => norms[a]! - norms[b]! || a - b)
-      keep.push(...wrong.slice(0, N))
-    }
-    const kept = takeRows({ rows: total, cols: k, data: codes }, keep)
-    // Decoding is deterministic: decode the kept codes again rather than hold every decoded query.
-    const inputs = keep.length === 0 ? E.right<ProbeError, Matrix>({ rows: 0, cols: data.cols, data: new Float64Array(0) }) : callForeignMatrix('the generator’s decode', () => generator.decode(kept), keep.length, data.cols)
-    if (E.isLeft(inputs)) return inputs
-    const out: Identification = {
-      codes: kept,
-      inputs: clipToDomain(oracle.info, inputs.right),
-      sources: Int32Array.from(keep, (r) => Math.floor(r / Q)),
-      sourceLabels: Int32Array.from(keep, (r) => labels[Math.floor(r / Q)]!),
-      predicted: Int32Array.from(keep, (r) => predicted[r]!),
-      perturbationNorms: Float64Array.from(keep, (r) => norms[r]!),
-      queries: answered,
-      found,
-      yieldPerQuery: answered === 0 ? 0 : found / answered,
-      ...(stoppedEarly !== undefined ? { stoppedEarly } : {}),
-    }
-    return E.right(out)
+    predicted.set(r.right, from)
+    answered = to
   }
+  progress.check(answered)
+  let found = 0
+  const keep: number[] = []
+  for (let i = 0; i < n; i++) {
+    const wrong: number[] = []
+    for (let q = 0; q < Q; q++) {
+      const r = i * Q + q
+      // Only answered rows count: a row the oracle never labelled is not a misclassification.
+      if (r < answered && predicted[r] !== labels[i]) wrong.push(r)
+    }
+    found += wrong.length
+    wrong.sort((a, b) => norms[a]! - norms[b]! || a - b)
+    keep.push(...wrong.slice(0, N))
+  }
+  const kept = takeRows({ rows: total, cols: k, data: codes }, keep)
+  // Decoding is deterministic: decode the kept codes again rather than hold every decoded query.
+  const inputs = keep.length === 0 ? E.right<ProbeError, Matrix>({ rows: 0, cols: data.cols, data: new Float64Array(0) }) : callForeignMatrix('the generator’s decode', () => generator.decode(kept), keep.length, data.cols)
+  const queries = tracked.usage()
+  if (E.isLeft(inputs)) stoppedEarly ??= inputs.left
+  const out: Identification = {
+    codes: E.isLeft(inputs) ? { rows: 0, cols: k, data: new Float64Array(0) } : kept,
+    inputs: E.isLeft(inputs) ? { rows: 0, cols: data.cols, data: new Float64Array(0) } : clipToDomain(oracle.info, inputs.right),
+    sources: E.isLeft(inputs) ? new Int32Array(0) : Int32Array.from(keep, (r) => Math.floor(r / Q)),
+    sourceLabels: E.isLeft(inputs) ? new Int32Array(0) : Int32Array.from(keep, (r) => labels[Math.floor(r / Q)]!),
+    predicted: E.isLeft(inputs) ? new Int32Array(0) : Int32Array.from(keep, (r) => predicted[r]!),
+    perturbationNorms: E.isLeft(inputs) ? new Float64Array(0) : Float64Array.from(keep, (r) => norms[r]!),
+    queries,
+    found,
+    yieldPerQuery: queries.predictRows === 0 ? 0 : found / queries.predictRows,
+    seed,
+    ...(stoppedEarly !== undefined ? { stoppedEarly } : {}),
+  }
+  return E.right(out)
 }
 
 /** A misclassification region: one component of the mixture over misclassified codes. */
@@ -172,10 +246,11 @@ export interface Region {
   readonly sample: (count: number, seed: number) => Matrix
 }
 
-/** Options of {@link findMisclassificationRegions}. */
+/** Options of {@link findMisclassificationRegions}: the mixture's ({@link DpGmmOptions}) and the weight threshold. */
 export interface RegionOptions extends Partial<Omit<DpGmmOptions, 'seed'>> {
   /** Components with weight above this are regions. Default 0.01. */
   readonly weightThreshold?: number
+  /** The seed of the mixture's initialisation (required: a safe integer). */
   readonly seed: number
 }
 
@@ -183,6 +258,16 @@ export interface RegionOptions extends Partial<Omit<DpGmmOptions, 'seed'>> {
 export interface Regions {
   readonly regions: readonly Region[]
   readonly mixture: DpGmm
+  /** No oracle is queried to cluster codes: always zero, for the shared result contract. */
+  readonly queries: QueryUsage
+  readonly seed: number
+}
+
+/** Every problem with region options for codes of dimension `d` (when known), under `prefix`. */
+const regionIssues = (o: Partial<RegionOptions>, d: number | undefined, prefix: string): Issue[] => {
+  const issues = dpGmmOptionIssues(o, d, prefix)
+  numberWhere(issues, `${prefix}.weightThreshold`, o.weightThreshold, 0.01, (v) => v >= 0 && v < 1, 'a number in [0, 1)')
+  return issues
 }
 
 /**
@@ -190,17 +275,25 @@ export interface Regions {
  * default 100; full covariance, float64 — {@link fitDirichletProcessGmm}) to the misclassified
  * latent codes; the components above `weightThreshold` are the misclassification regions,
  * largest first. Each can be sampled (`region.sample`) and decoded for inspection ({@link regionSamples}).
+ * Progress and abort per mixture sweep (`options.progress`, `options.signal`).
  *
  * @example
- * const { regions } = unwrap(findMisclassificationRegions(found.codes, { seed: 1 }))
+ * const { regions } = await toPromise(findMisclassificationRegions(found.codes, { seed: 1 }))
  */
-export const findMisclassificationRegions = (codes: Matrix, options: RegionOptions): E.Either<ProbeError, Regions> => {
-  const threshold = options.weightThreshold ?? 0.01
-  if (!(threshold >= 0 && threshold < 1)) return E.left(invalid('options.weightThreshold', `is ${threshold}; expected a number in [0, 1)`))
-  const { weightThreshold: _w, ...gmmOptions } = options
+export const findMisclassificationRegions = (codes: Matrix, options: RegionOptions): TE.TaskEither<ProbeError, Regions> => {
+  const o = optionsOf(options)
+  const bad = matrixProblem(codes, 'codes', { minRows: 2 })
+  if (bad !== undefined) return TE.left(bad)
+  const issues = regionIssues(o, codes.cols, 'options')
+  seedIn(issues, 'options.seed', o.seed)
+  controlIssues(issues, o)
+  const invalid = invalidOptionsOf(issues)
+  if (invalid !== undefined) return TE.left(invalid)
+  const threshold = o.weightThreshold ?? 0.01
+  const { weightThreshold: _w, ...gmmOptions } = o as RegionOptions
   return F.pipe(
     fitDirichletProcessGmm(codes, { maxComponents: 100, ...gmmOptions }),
-    E.map((mixture) => {
+    TE.map((mixture): Regions => {
       const assigned = mixture.assign(codes)
       const regions = mixture.components
         .map((c, id) => ({ c, id }))
@@ -214,21 +307,44 @@ export const findMisclassificationRegions = (codes: Matrix, options: RegionOptio
           members: Int32Array.from(Array.from(assigned.keys()).filter((i) => assigned[i] === id)),
           sample: (count, seed) => sampleComponent(c as GmmComponent, count, createRng(seed)),
         }))
-      return { regions, mixture }
+      return { regions, mixture, queries: noQueries, seed: mixture.seed }
     }),
   )
 }
 
+/** A seed derived from `seed` and a salt, kept a safe integer whatever `seed` is. */
+const childSeed = (seed: number, multiplier: number, salt: number): number => {
+  const s = seed * multiplier + salt
+  return Number.isSafeInteger(s) ? s : (seed % 1_000_000_007) * multiplier + salt
+}
+
 /**
  * Decoded samples of a region, for a person (or a test) to inspect: `count` fresh codes decoded
- * by the generator, clipped to `domain` when given.
+ * by the generator, clipped to `domain` when given. The generator runs once, inside a guard: a throw or a
+ * malformed answer is `PluginFailed`.
  *
  * @example
- * const images = regionSamples(regions[0]!, vae, 16, 1, { lower: 0, upper: 1 })
+ * const images = regionSamples(regions[0]!, vae, 16, 1, { lower: 0, upper: 1 }) // Either<ProbeError, Matrix>
  */
-export const regionSamples = (region: Region, generator: Generator, count: number, seed: number, domain?: Oracle['info']['domain']): Matrix => {
-  const images = generator.decode(region.sample(count, seed))
-  return domain === undefined ? images : clipToDomain({ id: 'region', inputDim: images.cols, numClasses: 1, output: 'label', domain }, images)
+export const regionSamples = (region: Region, generator: Generator, count: number, seed: number, domain?: Domain): E.Either<ProbeError, Matrix> => {
+  const issues: Issue[] = []
+  intIn(issues, 'count', count, 1, 1)
+  seedIn(issues, 'seed', seed)
+  const invalid = invalidOptionsOf(issues)
+  if (invalid !== undefined) return E.left(invalid)
+  const r = region as Partial<Region> | null | undefined
+  if (r === null || typeof r !== 'object' || typeof r.sample !== 'function') return E.left(errors.invalidInput(`region is ${show(region)}; expected a Region (from findMisclassificationRegions)`, 'region'))
+  const noGenerator = generatorProblem(generator)
+  if (noGenerator !== undefined) return E.left(noGenerator)
+  return F.pipe(
+    callForeignMatrix('region.sample', () => r.sample!(count, seed), count, generator.latentDim),
+    E.chain((codes) => callForeignMatrix('the generator’s decode', () => generator.decode(codes), count)),
+    E.chain((images) => {
+      if (domain === undefined) return E.right(images)
+      const bad = domainProblem(domain, 'domain', images.cols)
+      return bad !== undefined ? E.left(bad) : E.right(clipToDomain({ id: 'region', inputDim: images.cols, numClasses: 1, output: 'label', domain }, images))
+    }),
+  )
 }
 
 /** A region with the label a person gave it. */
@@ -268,11 +384,22 @@ export const majorityLabeller =
         count = c
       }
     }
-    return labels.length > 0 && count >= (options.agreement ?? 0.8) * labels.length ? best : undefined
+    return labels.length > 0 && count >= (options?.agreement ?? 0.8) * labels.length ? best : undefined
   }
 
+/** Options of {@link labelRegions}. */
+export interface LabelRegionsOptions extends RunControl {
+  /** Decoded samples shown per region. Default 16. */
+  readonly samples?: number
+  /** The seed of the samples (required). */
+  readonly seed: number
+  /** Clip decoded samples to this box (e.g. pixels in [0, 1]). */
+  readonly domain?: Domain
+}
+
 /**
- * Ask the labeller once per region (from `samples` decoded samples, default 16).
+ * Ask the labeller once per region (from `samples` decoded samples, default 16). The labeller runs inside
+ * a guard (a throw, or an answer that is not a class index, is `PluginFailed`); an abort is seen between regions.
  *
  * @example
  * const labelled = await toPromise(labelRegions(regions, vae, (images) => askAPerson(images), { seed: 1 }))
@@ -281,26 +408,46 @@ export const labelRegions = (
   regions: readonly Region[],
   generator: Generator,
   labeller: RegionLabeller,
-  options: { readonly samples?: number; readonly seed: number; readonly domain?: Oracle['info']['domain'] },
-): TE.TaskEither<ProbeError, LabelledRegion[]> =>
-  TE.tryCatch(
-    async () => {
-      const out: LabelledRegion[] = []
-      for (const [i, region] of regions.entries()) {
-        const samples = regionSamples(region, generator, options.samples ?? 16, options.seed + i, options.domain)
-        const label = await labeller(samples, region)
-        if (label === undefined) continue
-        if (!Number.isInteger(label) || label < 0) throw new SondeError(errors.pluginFailed('the labeller', `answered ${label} for region ${region.id}; expected a class index or undefined`))
-        out.push({ region, label, samples })
+  options: LabelRegionsOptions,
+): TE.TaskEither<ProbeError, LabelledRegion[]> => {
+  const o = optionsOf(options)
+  const issues: Issue[] = []
+  const count = intIn(issues, 'options.samples', o.samples, 16, 1)
+  const seed = seedIn(issues, 'options.seed', o.seed)
+  controlIssues(issues, o)
+  const invalid = invalidOptionsOf(issues)
+  if (invalid !== undefined) return TE.left(invalid)
+  if (!Array.isArray(regions)) return TE.left(errors.invalidInput(`regions is ${show(regions)}; expected an array of regions`, 'regions'))
+  if (typeof labeller !== 'function') return TE.left(errors.invalidInput(`labeller is ${show(labeller)}; expected a function`, 'labeller'))
+  const noGenerator = generatorProblem(generator)
+  if (noGenerator !== undefined) return TE.left(noGenerator)
+  return async () => {
+    const out: LabelledRegion[] = []
+    const progress = stage(o, 'labelling regions', regions.length)
+    for (const [i, region] of regions.entries()) {
+      const ok = await progress.tick(i)
+      if (E.isLeft(ok)) return ok
+      const samples = regionSamples(region, generator, count, childSeed(seed, 1, i), o.domain)
+      if (E.isLeft(samples)) return samples
+      let label: number | undefined
+      try {
+        label = await labeller(samples.right, region)
+      } catch (cause) {
+        return E.left(errorFromThrown(cause, (m) => errors.pluginFailed('the labeller', `threw: ${m}`, cause)))
       }
-      return out
-    },
-    (cause): ProbeError =>
-      errorFromThrown(cause, (m) => errors.pluginFailed('the labeller', `threw: ${m}`, cause)),
-  )
+      if (label === undefined) continue
+      if (typeof label !== 'number' || !Number.isInteger(label) || label < 0) {
+        return E.left(errors.pluginFailed('the labeller', `answered ${show(label)} for region ${region.id}; expected a class index or undefined`))
+      }
+      out.push({ region, label, samples: samples.right })
+    }
+    progress.check(regions.length)
+    return E.right(out)
+  }
+}
 
 /** Options of {@link correctModel}. */
-export interface CorrectionOptions {
+export interface CorrectionOptions extends RunControl {
   /** Weight λ of the region term in CE(train) + λ·CE(region samples). Default 1. */
   readonly lambda?: number
   /** Decoded samples drawn per labelled region. Default 500. */
@@ -311,22 +458,32 @@ export interface CorrectionOptions {
   readonly learningRate?: number
   /** Training rows per step (and as many region rows). Default 64. */
   readonly batchSize?: number
+  /** The seed of the region samples and the batch order (required). */
   readonly seed: number
   /** Clip decoded samples to this domain (e.g. pixels in [0, 1]). */
-  readonly domain?: Oracle['info']['domain']
+  readonly domain?: Domain
 }
 
 /** What {@link correctModel} did. */
-export interface CorrectionReport {
+export interface CorrectionResult {
   /** Mean combined loss per epoch. */
   readonly losses: readonly number[]
   readonly regionSamples: number
   readonly steps: number
+  /** White-box fine-tuning queries no oracle: always zero, for the shared result contract. */
+  readonly queries: QueryUsage
+  readonly seed: number
 }
+
+/** @deprecated Renamed {@link CorrectionResult} (a probe's report is a `ProbeReport`). */
+export type CorrectionReport = CorrectionResult
 
 /**
  * Defuse's correction stage: fine-tune a trainable tfjs classifier (logits out) in place on
  * CE(training batch) + λ·CE(batch of decoded region samples with their labels). Seeded batch order.
+ *
+ * Progress (`'correction'`, in steps) and abort between steps: on an abort, or a loss that becomes
+ * non-finite, the model gets its weights from before back (`Aborted`, `TrainingFailed`).
  *
  * @example
  * await toPromise(correctModel(model, train, labelled, vae, { seed: 1 }))
@@ -337,36 +494,58 @@ export const correctModel = (
   labelled: readonly LabelledRegion[],
   generator: Generator,
   options: CorrectionOptions,
-): TE.TaskEither<ProbeError, CorrectionReport> => {
-  const lambda = options.lambda ?? 1
-  const per = options.samplesPerRegion ?? 500
-  const epochs = options.epochs ?? 3
-  const lr = options.learningRate ?? 5e-4
-  const bs = options.batchSize ?? 64
-  const outShape = model.outputs[0]?.shape ?? []
-  const classes = outShape[outShape.length - 1] ?? 0
-  if (!(lambda >= 0 && Number.isFinite(lambda))) return TE.left(invalid('options.lambda', `is ${lambda}; expected a finite number ≥ 0`))
+): TE.TaskEither<ProbeError, CorrectionResult> => {
+  const o = optionsOf(options)
+  const issues: Issue[] = []
+  const lambda = numberWhere(issues, 'options.lambda', o.lambda, 1, (v) => v >= 0, 'a finite number ≥ 0')
   // Once unchecked: a NaN learning rate turned the user's weights into NaN, in place.
-  if (!(lr > 0 && Number.isFinite(lr))) return TE.left(invalid('options.learningRate', `is ${lr}; expected a positive finite number`))
-  if (!Number.isSafeInteger(options.seed)) return TE.left(invalid('options.seed', `is ${String(options.seed)}; expected a safe integer`))
-  if (!(Number.isInteger(per) && per >= 1)) return TE.left(invalid('options.samplesPerRegion', `is ${per}; expected an integer ≥ 1`))
-  if (!(Number.isInteger(epochs) && epochs >= 1)) return TE.left(invalid('options.epochs', `is ${epochs}; expected an integer ≥ 1`))
-  if (!(Number.isInteger(bs) && bs >= 1)) return TE.left(invalid('options.batchSize', `is ${bs}; expected an integer ≥ 1`))
-  if (labelled.length === 0) return TE.left(errors.invalidInput('no labelled regions to correct with', 'labelled'))
-  if (train.y.length !== train.x.rows) return TE.left(errors.shapeMismatch('train.y', `${train.x.rows} labels`, `${train.y.length}`))
-  for (const [i, l] of labelled.entries()) if (!(l.label < classes)) return TE.left(errors.invalidInput(`labelled[${i}].label is ${l.label}; the model has ${classes} classes`, `labelled[${i}].label`))
+  const lr = numberWhere(issues, 'options.learningRate', o.learningRate, 5e-4, (v) => v > 0, 'a positive finite number')
+  const seed = seedIn(issues, 'options.seed', o.seed)
+  const per = intIn(issues, 'options.samplesPerRegion', o.samplesPerRegion, 500, 1)
+  const epochs = intIn(issues, 'options.epochs', o.epochs, 3, 1)
+  const bs = intIn(issues, 'options.batchSize', o.batchSize, 64, 1)
+  controlIssues(issues, o)
+  const invalid = invalidOptionsOf(issues)
+  if (invalid !== undefined) return TE.left(invalid)
+  const m = model as Partial<tf.LayersModel> | null | undefined
+  if (m === null || typeof m !== 'object' || typeof m.getWeights !== 'function' || !Array.isArray(m.outputs) || !Array.isArray(m.inputs)) {
+    return TE.left(errors.invalidInput(`model is ${show(model)}; expected a tfjs LayersModel`, 'model'))
+  }
+  const outShape = m.outputs[0]?.shape ?? []
+  const classes = outShape[outShape.length - 1] ?? 0
+  const inShape = m.inputs[0]?.shape ?? []
+  const inputDim = inShape[inShape.length - 1] ?? undefined
+  if (!(typeof classes === 'number' && classes >= 1)) return TE.left(errors.invalidInput('the model has no class dimension on its output', 'model'))
+  if (train === null || typeof train !== 'object') return TE.left(errors.invalidInput(`train is ${show(train)}; expected { x, y }`, 'train'))
+  const badTrain = matrixProblem(train.x, 'train.x', { minRows: 1, ...(typeof inputDim === 'number' ? { cols: inputDim } : {}) }) ?? labelsProblem(train.y, 'train.y', train.x.rows, classes)
+  if (badTrain !== undefined) return TE.left(badTrain)
+  if (!Array.isArray(labelled) || labelled.length === 0) return TE.left(errors.invalidInput('no labelled regions to correct with', 'labelled'))
+  for (const [i, l] of labelled.entries()) {
+    if (l === null || typeof l !== 'object' || !(Number.isInteger(l.label) && l.label >= 0 && l.label < classes)) {
+      return TE.left(errors.invalidInput(`labelled[${i}].label is ${show(l?.label)}; the model has ${classes} classes`, `labelled[${i}].label`))
+    }
+  }
+  const noGenerator = generatorProblem(generator)
+  if (noGenerator !== undefined) return TE.left(noGenerator)
+  const d = train.x.cols
+  const parts: Matrix[] = []
+  for (const [i, l] of labelled.entries()) {
+    const p = regionSamples(l.region, generator, per, childSeed(seed, 1000, i), o.domain)
+    if (E.isLeft(p)) return TE.left(p.left)
+    if (p.right.cols !== d) return TE.left(errors.pluginFailed('the generator’s decode', `gave ${p.right.cols} columns for region ${i}; the training rows have ${d}`))
+    parts.push(p.right)
+  }
+  const model_ = model
   return TE.tryCatch(
     async () => {
-      const rng = createRng(options.seed)
-      const parts = labelled.map((l, i) => regionSamples(l.region, generator, per, options.seed * 1000 + i, options.domain))
+      const rng = createRng(seed)
       const rx = new Float64Array(parts.reduce((a, p) => a + p.data.length, 0))
-      let o = 0
+      let off = 0
       for (const p of parts) {
-        rx.set(p.data, o)
-        o += p.data.length
+        rx.set(p.data, off)
+        off += p.data.length
       }
       const ry = Int32Array.from(labelled.flatMap((l) => Array.from({ length: per }, () => l.label)))
-      const d = train.x.cols
       const xs = tf.tensor2d(Float32Array.from(train.x.data), [train.x.rows, d])
       const ys = tf.tensor1d(train.y, 'int32')
       const rxs = tf.tensor2d(Float32Array.from(rx), [ry.length, d])
@@ -374,18 +553,25 @@ export const correctModel = (
       const optimizer = tf.train.adam(lr)
       const losses: number[] = []
       let steps = 0
-      const start = model.getWeights().map((w) => w.clone())
+      const perEpoch = Math.ceil(train.x.rows / bs)
+      const progress = stage(o, 'correction', epochs * perEpoch)
+      const start = model_.getWeights().map((w) => w.clone())
       try {
         for (let e = 0; e < epochs; e++) {
           const order = permutation(train.x.rows, rng)
           let total = 0
           let count = 0
           for (let s = 0; s < train.x.rows; s += bs) {
+            const ok = await progress.tick(steps)
+            if (E.isLeft(ok)) {
+              model_.setWeights(start)
+              throw new SondeError(ok.left)
+            }
             const ti = tf.tensor1d(order.subarray(s, Math.min(train.x.rows, s + bs)), 'int32')
             const ri = tf.tensor1d(Int32Array.from({ length: bs }, () => rng.int(ry.length)), 'int32')
             const l = tf.tidy(() =>
               optimizer.minimize(() => {
-                const ce = (x: tf.Tensor, y: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(y as tf.Tensor1D, classes), model.apply(x, { training: true }) as tf.Tensor)
+                const ce = (x: tf.Tensor, y: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(y as tf.Tensor1D, classes), model_.apply(x, { training: true }) as tf.Tensor)
                 return ce(tf.gather(xs, ti), tf.gather(ys, ti)).add(ce(tf.gather(rxs, ri), tf.gather(rys, ri)).mul(lambda)) as tf.Scalar
               }, true)!,
             )
@@ -397,29 +583,36 @@ export const correctModel = (
             ri.dispose()
           }
           if (!Number.isFinite(total / count)) {
-            model.setWeights(start)
+            model_.setWeights(start)
             throw new SondeError(errors.trainingFailed(`correction diverged: the mean loss of epoch ${e + 1} is ${total / count}; the model keeps its weights from before (lower options.learningRate)`))
           }
           losses.push(total / count)
         }
+        progress.check(steps)
       } finally {
         for (const t of [xs, ys, rxs, rys, ...start]) t.dispose()
         optimizer.dispose()
       }
-      return { losses, regionSamples: ry.length, steps }
+      return { losses, regionSamples: ry.length, steps, queries: noQueries, seed }
     },
-    (cause): ProbeError => errorFromThrown(cause, (m) => errors.trainingFailed(`correction failed: ${m}`, cause)),
+    (cause): ProbeError => errorFromThrown(cause, (msg) => errors.trainingFailed(`correction failed: ${msg}`, cause)),
   )
 }
 
 /** Options of {@link defuse}. */
 export interface DefuseOptions extends IdentificationOptions {
   /** Options of the distillation stage (mixture, weight threshold). */
-  readonly regions?: Omit<RegionOptions, 'seed'>
-  /** Decoded samples per region, queried for its purity and tiled into its grid. Default 32. */
+  readonly regions?: Omit<RegionOptions, 'seed' | keyof RunControl>
+  /** Decoded samples per region, queried for its error rate and tiled into its grid. Default 32. */
   readonly samplesPerRegion?: number
   /** `[height, width]` of grey images: each region gets a sample grid (PNG-ready pixels). */
   readonly imageShape?: readonly [number, number]
+  /**
+   * Most label queries (rows) in all. Identification spends up to all of it (at most n·Q); the regions'
+   * samples take what is left, largest region first, `samplesPerRegion` each — a region they no longer
+   * fit is not measured (`unmeasuredRegions`). Default: no cap.
+   */
+  readonly budget?: number
 }
 
 /** One region as {@link defuse} reports it. */
@@ -438,6 +631,8 @@ export interface RegionReport {
    * consistently the region is misclassified (taking the source label as the truth; a person
    * or a judge model confirms it in {@link labelRegions}).
    */
+  readonly errorRate: number
+  /** @deprecated The same number as {@link RegionReport.errorRate}. */
   readonly purity: number
   /** The samples tiled into one image (when `imageShape` was given), ready for `encodeGrayPng`. */
   readonly grid?: { readonly pixels: Float64Array; readonly width: number; readonly height: number }
@@ -446,10 +641,17 @@ export interface RegionReport {
 /** The result of {@link defuse}. */
 export interface DefuseResult {
   readonly identification: Identification
+  /** The measured regions, largest first. */
   readonly regions: readonly RegionReport[]
+  /** Regions found but not measured: the budget ran out, or the oracle stopped answering. */
+  readonly unmeasuredRegions: number
+  /** The mixture fitted to the kept codes (absent when fewer than 2 were kept). */
+  readonly mixture?: DpGmm
   /** Label queries spent in all: identification plus the regions' samples. */
-  readonly queries: number
+  readonly queries: QueryUsage
   readonly seed: number
+  /** Set when the oracle or the generator failed after queries were paid: what was answered is kept. */
+  readonly stoppedEarly?: ProbeError
 }
 
 const mode = (values: ArrayLike<number>): number => {
@@ -468,14 +670,39 @@ const mode = (values: ArrayLike<number>): number => {
 }
 
 /**
+ * Every problem with {@link defuse}'s inputs and options, found before anything runs (a fuzz run once
+ * found the region options validated after 2,400 paid rows). `latentDim` is the generator's, when known.
+ */
+export const defuseOptionsProblem = (options: DefuseOptions, cols: number, latentDim: number | undefined): ProbeError | undefined => {
+  const o = optionsOf(options)
+  const issues: Issue[] = []
+  identificationSettings(o, issues)
+  intIn(issues, 'options.samplesPerRegion', o.samplesPerRegion, 32, 1)
+  if (o.regions !== undefined && (o.regions === null || typeof o.regions !== 'object')) issues.push({ path: 'options.regions', message: `is ${show(o.regions)}; expected an object` })
+  else issues.push(...regionIssues(optionsOf(o.regions), latentDim, 'options.regions'))
+  const shape = o.imageShape as unknown
+  if (shape !== undefined) {
+    if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((v) => Number.isInteger(v) && v >= 1) || shape[0] * shape[1] !== cols) {
+      issues.push({ path: 'options.imageShape', message: `is ${JSON.stringify(shape) ?? show(shape)}; expected [height, width] of positive integers with area ${cols}` })
+    }
+  }
+  return invalidOptionsOf(issues)
+}
+
+/**
  * Defuse end to end (Slack et al. 2021): identification ({@link findMisclassifications}, labels-only
  * queries), distillation ({@link findMisclassificationRegions}), and a report per region — its
- * purity on fresh samples (queried and counted), the labels involved, and a sample grid.
+ * error rate on fresh samples (queried and counted), the labels involved, and a sample grid.
  * Correction needs a person: pass the regions to {@link labelRegions}, then {@link correctModel}.
+ *
+ * Every option — the mixture's included — is checked before the first query. Progress comes per oracle
+ * call (`'identification'`), per mixture sweep and per region (`'region samples'`); an abort ends the run
+ * with `Aborted` before the next query or sweep. An oracle that stops answering later (a budget, a timeout)
+ * ends the run with what was paid for (`stoppedEarly`).
  *
  * @example
  * const result = await toPromise(defuse(blackBox, vae, { x: digits, y: labels }, { seed: 1, imageShape: [28, 28] }))
- * for (const r of result.regions) console.log(r.sourceLabel, '→', r.predictedLabel, r.purity)
+ * for (const r of result.regions) console.log(r.sourceLabel, '→', r.predictedLabel, r.errorRate)
  */
 export const defuse = (
   oracle: Oracle,
@@ -483,41 +710,65 @@ export const defuse = (
   data: { readonly x: Matrix; readonly y: Int32Array },
   options: DefuseOptions,
 ): TE.TaskEither<ProbeError, DefuseResult> => {
-  const per = options.samplesPerRegion ?? 32
-  if (!(Number.isInteger(per) && per >= 1)) return TE.left(invalid('options.samplesPerRegion', `is ${per}; expected an integer ≥ 1`))
-  if (options.imageShape !== undefined && options.imageShape[0] * options.imageShape[1] !== data.x.cols) {
-    return TE.left(invalid('options.imageShape', `is ${JSON.stringify(options.imageShape)}; its area must be ${data.x.cols}`))
-  }
+  if (data === null || typeof data !== 'object') return TE.left(errors.invalidInput(`data is ${show(data)}; expected { x, y }`, 'data'))
+  const problem = identificationProblem(oracle, generator, data.x, data.y) ?? defuseOptionsProblem(options, data.x.cols, generator.latentDim)
+  if (problem !== undefined) return TE.left(problem)
+  const o = options
+  const per = o.samplesPerRegion ?? 32
+  const budget = o.budget ?? Number.POSITIVE_INFINITY
+  const tracked = trackQueries(oracle)
   return F.pipe(
-    findMisclassifications(oracle, generator, data.x, data.y, options),
+    findMisclassifications(tracked.oracle, generator, data.x, data.y, o),
     TE.chain((identification) => {
-      if (identification.codes.rows < 2) {
-        return TE.right<ProbeError, DefuseResult>({ identification, regions: [], queries: identification.queries, seed: options.seed })
-      }
+      const done = (rest: Partial<DefuseResult> = {}): DefuseResult => ({
+        identification,
+        regions: [],
+        unmeasuredRegions: 0,
+        ...rest,
+        queries: tracked.usage(),
+        seed: o.seed,
+        ...(identification.stoppedEarly !== undefined && rest.stoppedEarly === undefined ? { stoppedEarly: identification.stoppedEarly } : {}),
+      })
+      if (identification.codes.rows < 2) return TE.right(done())
+      const control = { ...(o.signal !== undefined ? { signal: o.signal } : {}), ...(o.progress !== undefined ? { progress: o.progress } : {}) }
       return F.pipe(
-        TE.fromEither(findMisclassificationRegions(identification.codes, { ...options.regions, seed: options.seed })),
-        TE.chain(({ regions }) => async () => {
+        findMisclassificationRegions(identification.codes, { ...o.regions, ...control, seed: o.seed }),
+        TE.chain(({ regions, mixture }) => async () => {
           const reports: RegionReport[] = []
-          let queries = identification.queries
+          let stoppedEarly: ProbeError | undefined
+          const progress = stage(o, 'region samples', regions.length)
           for (const [i, region] of regions.entries()) {
-            const samples = regionSamples(region, generator, per, options.seed + 7919 * (i + 1), oracle.info.domain)
-            const r = await oracle.predict(samples)()
-            if (E.isLeft(r)) return E.left<ProbeError, DefuseResult>(r.left)
-            queries += samples.rows
+            const ok = await progress.tick(i)
+            if (E.isLeft(ok)) return ok
+            if (tracked.usage().predictRows + per > budget) break
+            const samples = regionSamples(region, generator, per, childSeed(o.seed, 1, 7919 * (i + 1)), oracle.info.domain)
+            if (E.isLeft(samples)) {
+              stoppedEarly = samples.left
+              break
+            }
+            const r = await askLabels(tracked.oracle, samples.right)
+            if (E.isLeft(r)) {
+              if (r.left._tag === 'Aborted') return r
+              stoppedEarly = r.left
+              break
+            }
             const sourceLabel = mode(Int32Array.from(region.members, (m) => identification.sourceLabels[m]!))
             let wrong = 0
-            for (const l of r.right.labels) if (l !== sourceLabel) wrong++
+            for (const l of r.right) if (l !== sourceLabel) wrong++
+            const errorRate = wrong / samples.right.rows
             reports.push({
               region,
               sourceLabel,
-              predictedLabel: mode(r.right.labels),
-              samples,
-              oracleLabels: r.right.labels,
-              purity: wrong / samples.rows,
-              ...(options.imageShape !== undefined ? { grid: imageGrid(samples, { height: options.imageShape[0], width: options.imageShape[1], columns: 8 }) } : {}),
+              predictedLabel: mode(r.right),
+              samples: samples.right,
+              oracleLabels: r.right,
+              errorRate,
+              purity: errorRate,
+              ...(o.imageShape !== undefined ? { grid: imageGrid(samples.right, { height: o.imageShape[0], width: o.imageShape[1], columns: 8 }) } : {}),
             })
           }
-          return E.right({ identification, regions: reports, queries, seed: options.seed })
+          progress.check(reports.length)
+          return E.right(done({ regions: reports, unmeasuredRegions: regions.length - reports.length, mixture, ...(stoppedEarly !== undefined ? { stoppedEarly } : {}) }))
         }),
       )
     }),

@@ -1,8 +1,9 @@
-import { either as E } from 'fp-ts'
-import { createRng, errors, type Matrix, type ProbeError, type Rng } from '@sonde/oracle'
+import { either as E, taskEither as TE } from 'fp-ts'
+import { createRng, errorFromThrown, errors, stage, type Matrix, type ProbeError, type Rng, type RunControl } from '@sonde/oracle'
+import { intIn, invalidOptionsOf, matrixProblem, numberWhere, optionsOf, seedIn, show, type Issue } from './checks.js'
 
 /** Options of {@link fitDirichletProcessGmm}. */
-export interface DpGmmOptions {
+export interface DpGmmOptions extends RunControl {
   /** Upper bound K on the number of components (the truncation of the stick-breaking prior). Default 100, capped at n. */
   readonly maxComponents?: number
   /** Concentration α₀ of the Dirichlet process: small values favour few components. Default 1/K. */
@@ -13,8 +14,8 @@ export interface DpGmmOptions {
   readonly degreesOfFreedom?: number
   /** Most coordinate-ascent iterations. Default 500. */
   readonly maxIter?: number
-  /** Stop when the mean log-evidence per point changes by less than this between iterations. Default 1e-6. */
-  readonly tol?: number
+  /** Stop when the mean log-evidence per point changes by less than this between iterations. Default 1e-6. (Was `tol`.) */
+  readonly tolerance?: number
   /** Regularisation added to the diagonal of every scatter matrix. Default 1e-6. */
   readonly regCovar?: number
   /**
@@ -23,8 +24,28 @@ export interface DpGmmOptions {
    * centres; faster, but VI then tends to keep clusters split among several components).
    */
   readonly init?: 'random' | 'kmeans'
-  /** Seed of the initialisation. */
+  /** Seed of the initialisation (required: a safe integer). */
   readonly seed: number
+}
+
+/**
+ * Every problem with the mixture options for codes of dimension `d` (when known), under `prefix`
+ * (e.g. `'options.regions'`): checked before anything is fitted — and, in {@link defuse}, before the first query.
+ */
+export const dpGmmOptionIssues = (u: Partial<DpGmmOptions>, d: number | undefined, prefix: string): Issue[] => {
+  const issues: Issue[] = []
+  intIn(issues, `${prefix}.maxComponents`, u.maxComponents, 100, 1)
+  if (u.concentration !== undefined) numberWhere(issues, `${prefix}.concentration`, u.concentration, 1, (v) => v > 0, 'a positive number')
+  numberWhere(issues, `${prefix}.meanPrecision`, u.meanPrecision, 1, (v) => v > 0, 'a positive number')
+  if (u.degreesOfFreedom !== undefined) {
+    numberWhere(issues, `${prefix}.degreesOfFreedom`, u.degreesOfFreedom, 1, (v) => d === undefined || v > d - 1, d === undefined ? 'a finite number' : `a number > d − 1 = ${d - 1} (d: the latent dimension)`)
+  }
+  intIn(issues, `${prefix}.maxIter`, u.maxIter, 500, 1)
+  numberWhere(issues, `${prefix}.tolerance`, u.tolerance, 1e-6, (v) => v >= 0, 'a finite number ≥ 0')
+  numberWhere(issues, `${prefix}.regCovar`, u.regCovar, 1e-6, (v) => v >= 0, 'a finite number ≥ 0')
+  if (u.init !== undefined && u.init !== 'random' && u.init !== 'kmeans') issues.push({ path: `${prefix}.init`, message: `is ${show(u.init)}; expected 'random' or 'kmeans'` })
+  if ('tol' in u) issues.push({ path: `${prefix}.tol`, message: 'was renamed tolerance' })
+  return issues
 }
 
 /** One component of the fitted mixture. */
@@ -50,6 +71,8 @@ export interface DpGmm {
   readonly converged: boolean
   /** The mean log-evidence per point at the end (the convergence monitor). */
   readonly logEvidence: number
+  /** The seed of the initialisation. */
+  readonly seed: number
   /** Hard assignment of rows of `x` (n × d) to their most responsible component. */
   readonly assign: (x: Matrix) => Int32Array
 }
@@ -167,31 +190,35 @@ const kmeansInit = (x: Matrix, k: number, rng: Rng): Int32Array => {
  *
  * We wrote it ourselves: no maintained JavaScript library offers a variational DP mixture.
  *
+ * Progress (`'mixture sweeps'`) is reported and the abort signal checked between sweeps.
+ *
  * @example
- * const gmm = fitDirichletProcessGmm(codes, { maxComponents: 20, seed: 1 })
- * if (E.isRight(gmm)) console.log(gmm.right.components.filter((c) => c.weight > 0.01).length)
+ * const gmm = await toPromise(fitDirichletProcessGmm(codes, { maxComponents: 20, seed: 1 }))
+ * console.log(gmm.components.filter((c) => c.weight > 0.01).length)
  */
-export const fitDirichletProcessGmm = (x: Matrix, options: DpGmmOptions): E.Either<ProbeError, DpGmm> => {
+export const fitDirichletProcessGmm = (x: Matrix, options: DpGmmOptions): TE.TaskEither<ProbeError, DpGmm> => {
+  const bad = matrixProblem(x, 'x', { minRows: 2 })
+  if (bad !== undefined) return TE.left(bad)
+  const o = optionsOf(options)
+  const { rows: n, cols: d } = x
+  if (d < 1) return TE.left(errors.invalidInput(`x has ${n} rows of ${d} values; need at least 1 column`, 'x'))
+  const issues = dpGmmOptionIssues(o, d, 'options')
+  seedIn(issues, 'options.seed', o.seed)
+  const invalid = invalidOptionsOf(issues)
+  if (invalid !== undefined) return TE.left(invalid)
+  return () => fit(x, o as DpGmmOptions).catch((cause: unknown) => E.left(errorFromThrown(cause, (m) => errors.trainingFailed(`the mixture's fit failed: ${m}`, cause))))
+}
+
+const fit = async (x: Matrix, options: DpGmmOptions): Promise<E.Either<ProbeError, DpGmm>> => {
   const { rows: n, cols: d, data } = x
-  if (data.length !== n * d) return E.left(errors.invalidInput(`x.data has ${data.length} values; ${n}×${d} needs ${n * d}`, 'x'))
-  if (n < 2 || d < 1) return E.left(errors.invalidInput(`x has ${n} rows of ${d} values; need at least 2 rows and 1 column`, 'x'))
-  for (let q = 0; q < data.length; q++) if (!Number.isFinite(data[q]!)) return E.left(errors.invalidInput(`x[${Math.floor(q / d)}][${q % d}] is ${data[q]}; expected a finite number`, 'x'))
   const K = Math.min(options.maxComponents ?? 100, n)
   const alpha0 = options.concentration ?? 1 / K
   const beta0 = options.meanPrecision ?? 1
   const nu0 = options.degreesOfFreedom ?? d
   const maxIter = options.maxIter ?? 500
-  const tol = options.tol ?? 1e-6
+  const tol = options.tolerance ?? 1e-6
   const reg = options.regCovar ?? 1e-6
   const init = options.init ?? 'random'
-  const bad = (path: string, message: string) => E.left(errors.invalidOptions([{ path, message }]))
-  if (!(Number.isInteger(K) && K >= 1)) return bad('options.maxComponents', `is ${K}; expected an integer ≥ 1`)
-  if (!(alpha0 > 0)) return bad('options.concentration', `is ${alpha0}; expected a positive number`)
-  if (!(beta0 > 0)) return bad('options.meanPrecision', `is ${beta0}; expected a positive number`)
-  if (!(nu0 > d - 1)) return bad('options.degreesOfFreedom', `is ${nu0}; expected a number > d − 1 = ${d - 1}`)
-  if (!(Number.isInteger(maxIter) && maxIter >= 1)) return bad('options.maxIter', `is ${maxIter}; expected an integer ≥ 1`)
-  if (init !== 'random' && init !== 'kmeans') return bad('options.init', `is ${String(init)}; expected 'random' or 'kmeans'`)
-  if (!Number.isSafeInteger(options.seed)) return bad('options.seed', `is ${typeof options.seed === 'string' ? JSON.stringify(options.seed) : String(options.seed)}; expected a safe integer`)
   const rng = createRng(options.seed)
 
   // Priors from the data: m₀ = mean, W₀⁻¹ = covariance (+ reg).
@@ -261,7 +288,8 @@ export const fitDirichletProcessGmm = (x: Matrix, options: DpGmmOptions): E.Eith
       const wi = winvK.subarray(k * d * d, (k + 1) * d * d)
       for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) wi[a * d + b] = w0inv[a * d + b]! + S[a * d + b]! + c * (xbar[a]! - m0[a]!) * (xbar[b]! - m0[b]!)
       const l = cholesky(wi, d)
-      if (l === undefined) return E.left(errors.notConverged(`the Wishart scale of component ${k} lost positive definiteness; raise options.regCovar`, 0, Number.NaN, 0))
+      // Not a convergence failure (there is no residual to report): the fit broke down numerically.
+      if (l === undefined) return E.left(errors.trainingFailed(`the mixture's fit broke down: the Wishart scale of component ${k} lost positive definiteness; raise options.regCovar`))
       let ld = 0
       for (let a = 0; a < d; a++) ld += Math.log(l[a * d + a]!)
       logDetW[k] = -2 * ld // log|W_k| = −log|W_k⁻¹|
@@ -302,7 +330,11 @@ export const fitDirichletProcessGmm = (x: Matrix, options: DpGmmOptions): E.Eith
   let evidence = -Infinity
   let iterations = 0
   let converged = false
+  const sweeps = stage(options, 'mixture sweeps', maxIter)
   for (let it = 0; it < maxIter; it++) {
+    // One sweep costs n·K·d² operations: check for an abort (and report) between sweeps.
+    const ok = await sweeps.tick(it)
+    if (E.isLeft(ok)) return ok
     const m = mStep()
     if (E.isLeft(m)) return m
     iterations = it + 1
@@ -326,6 +358,8 @@ export const fitDirichletProcessGmm = (x: Matrix, options: DpGmmOptions): E.Eith
   }
   const final = mStep()
   if (E.isLeft(final)) return final
+  if (!Number.isFinite(evidence)) return E.left(errors.trainingFailed(`the mixture's log-evidence became ${evidence}; raise options.regCovar or rescale the codes`))
+  sweeps.check(maxIter)
 
   const components: GmmComponent[] = []
   let remaining = 1
@@ -349,7 +383,7 @@ export const fitDirichletProcessGmm = (x: Matrix, options: DpGmmOptions): E.Eith
     }
     return out
   }
-  return E.right({ dim: d, components, responsibilities: { rows: n, cols: K, data: resp }, iterations, converged, logEvidence: evidence, assign })
+  return E.right({ dim: d, components, responsibilities: { rows: n, cols: K, data: resp }, iterations, converged, logEvidence: evidence, seed: options.seed, assign })
 }
 
 /**

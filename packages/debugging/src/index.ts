@@ -16,9 +16,11 @@ export {
   type LabelledRegion,
   type RegionLabeller,
   type CorrectionOptions,
+  type CorrectionResult,
   type CorrectionReport,
+  type LabelRegionsOptions,
   type DefuseOptions,
   type DefuseResult,
   type RegionReport,
 } from './defuse.js'
-export { defuseProbe, type DefuseProbeOptions } from './probe.js'
+export { defuseProbe, defuseReport, type DefuseProbeOptions, type DefuseProbeResult } from './probe.js'

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
-import { taskEither as TE } from 'fp-ts'
-import { createRng, errorFromThrown, errors, permutation, SondeError, type Matrix, type ProbeError } from '@sonde/oracle'
+import { either as E, taskEither as TE } from 'fp-ts'
+import { createRng, errorFromThrown, errors, noQueries, permutation, SondeError, stage, type Matrix, type ProbeError, type QueryUsage, type RunControl } from '@sonde/oracle'
+import { matrixProblem, show } from './checks.js'
 
 /**
  * A generative model with a latent space: what the identification stage searches. Bring your
@@ -15,7 +16,7 @@ export interface Generator {
 }
 
 /** Options of {@link trainVae}. */
-export interface VaeOptions {
+export interface VaeOptions extends RunControl {
   /** Latent dimension. Default 8. */
   readonly latentDim?: number
   /** `'mlp'` (default; images or tabular rows) or `'conv'` (a small conv encoder/decoder; `imageShape` required, sides divisible by 4). */
@@ -36,8 +37,12 @@ export interface VaeOptions {
   readonly batchSize?: number
   /** Adam step. Default 1e-3. */
   readonly learningRate?: number
-  /** Seeds the initial weights, the batch order and the reparameterisation noise. */
+  /** Seeds the initial weights, the batch order and the reparameterisation noise (required: a safe integer). */
   readonly seed: number
+  /**
+   * Called after each epoch with its mean loss. A throw from it ends training with `PluginFailed`.
+   * For progress, prefer `progress` (a `'vae epochs'` event at least once per epoch).
+   */
   readonly onEpoch?: (epoch: number, loss: number) => void
 }
 
@@ -47,7 +52,18 @@ export interface Vae extends Generator {
   readonly decoder: tf.LayersModel
   /** Mean loss (reconstruction + β·KL, per row) after each epoch. */
   readonly losses: readonly number[]
+  /** No oracle is queried to train a VAE: always zero, for the shared result contract. */
+  readonly queries: QueryUsage
+  /** The seed it was trained with. */
+  readonly seed: number
   readonly dispose: () => void
+}
+
+/** Thrown inside the training loop to leave it with a typed error; caught by the one tryCatch around it. */
+class Stop extends Error {
+  constructor(readonly error: ProbeError) {
+    super(error.message)
+  }
 }
 
 const seeded = (seed: number) => ({
@@ -102,11 +118,16 @@ const toMatrix = (t: tf.Tensor): Matrix => {
  * loss = reconstruction + β·KL(q(z|x) ‖ N(0, I)) per row. The result is a {@link Generator}:
  * `encode` gives latent means, `decode` pixel intensities (or values, for `'gaussian'`).
  *
+ * Long work: progress (`'vae epochs'`, counted in batches) at least once per epoch and about every
+ * 100 ms; an abort (`options.signal`) stops it between batches with `Aborted`, and the half-trained
+ * parts are disposed. No oracle is queried (`queries` is zero).
+ *
  * @example
  * const vae = await toPromise(trainVae(digits, { latentDim: 8, epochs: 20, seed: 1 }))
  * const z = vae.encode(someDigits); const back = vae.decode(z)
  */
 export const trainVae = (data: Matrix, options: VaeOptions): TE.TaskEither<ProbeError, Vae> => {
+  if (options === null || typeof options !== 'object') return TE.left(errors.invalidOptions([{ path: 'options', message: `is ${show(options)}; expected an object with epochs and seed` }]))
   const k = options.latentDim ?? 8
   const architecture = options.architecture ?? 'mlp'
   const hidden = options.hidden ?? [256]
@@ -114,8 +135,9 @@ export const trainVae = (data: Matrix, options: VaeOptions): TE.TaskEither<Probe
   const beta = options.beta ?? 1
   const batchSize = options.batchSize ?? 64
   const lr = options.learningRate ?? 1e-3
-  const d = data.cols
   const issues: Array<{ path: string; message: string }> = []
+  const notMatrix = matrixProblem(data, 'data', { minRows: 1 })
+  const d = notMatrix === undefined ? data.cols : 0
   if (!(Number.isInteger(k) && k >= 1)) issues.push({ path: 'options.latentDim', message: `is ${k}; expected an integer ≥ 1` })
   if (!(Number.isInteger(options.epochs) && options.epochs >= 1)) issues.push({ path: 'options.epochs', message: `is ${options.epochs}; expected an integer ≥ 1` })
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) issues.push({ path: 'options.batchSize', message: `is ${batchSize}; expected an integer ≥ 1` })
@@ -124,14 +146,18 @@ export const trainVae = (data: Matrix, options: VaeOptions): TE.TaskEither<Probe
   if (architecture !== 'mlp' && architecture !== 'conv') issues.push({ path: 'options.architecture', message: `is ${String(architecture)}; expected 'mlp' or 'conv'` })
   if (architecture === 'conv') {
     const s = options.imageShape
-    if (s === undefined || s[0] * s[1] * s[2] !== d || s[0] % 4 !== 0 || s[1] % 4 !== 0) {
+    if (!Array.isArray(s) || s.length !== 3 || s[0] * s[1] * s[2] !== d || s[0] % 4 !== 0 || s[1] % 4 !== 0) {
       issues.push({ path: 'options.imageShape', message: `is ${JSON.stringify(s)}; 'conv' needs [h, w, c] with h·w·c = ${d} and h, w divisible by 4` })
     }
   }
-  if (hidden.some((u) => !(Number.isInteger(u) && u >= 1))) issues.push({ path: 'options.hidden', message: 'widths must be positive integers' })
+  if (!(Number.isFinite(beta) && Number.isFinite(lr))) issues.push({ path: 'options.beta', message: 'beta and learningRate must be finite' })
+  if (likelihood !== 'bernoulli' && likelihood !== 'gaussian') issues.push({ path: 'options.likelihood', message: `is ${show(likelihood)}; expected 'bernoulli' or 'gaussian'` })
+  if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') issues.push({ path: 'options.onEpoch', message: 'expected a function' })
+  if (!Array.isArray(hidden)) issues.push({ path: 'options.hidden', message: `is ${show(hidden)}; expected an array of widths` })
+  else if (hidden.some((u) => !(Number.isInteger(u) && u >= 1))) issues.push({ path: 'options.hidden', message: 'widths must be positive integers' })
   if (!Number.isSafeInteger(options.seed)) issues.push({ path: 'options.seed', message: `is ${typeof options.seed === 'string' ? JSON.stringify(options.seed) : String(options.seed)}; expected a safe integer` })
   if (issues.length > 0) return TE.left(errors.invalidOptions(issues))
-  if (data.rows < 1 || data.data.length !== data.rows * d) return TE.left(errors.invalidInput(`data has ${data.data.length} values for ${data.rows}×${d}`, 'data'))
+  if (notMatrix !== undefined) return TE.left(notMatrix)
   for (let q = 0; q < data.data.length; q++) {
     const v = data.data[q]!
     if (!Number.isFinite(v) || (likelihood === 'bernoulli' && (v < 0 || v > 1))) {
@@ -159,11 +185,20 @@ export const trainVae = (data: Matrix, options: VaeOptions): TE.TaskEither<Probe
         const kl = tf.sum(tf.exp(logvar).add(mu.square()).sub(1).sub(logvar), 1).mul(0.5)
         return tf.mean(recon.add(kl.mul(beta))) as tf.Scalar
       }
+      const batches = Math.ceil(data.rows / batchSize)
+      const progress = stage(options, 'vae epochs', options.epochs * batches)
+      const dispose = () => {
+        encoder.dispose()
+        decoder.dispose()
+      }
       try {
         for (let epoch = 0; epoch < options.epochs; epoch++) {
           const order = permutation(data.rows, rng)
           let total = 0
           for (let s = 0; s < data.rows; s += batchSize) {
+            // Between batches: report, yield to the event loop now and then, and stop on an abort.
+            const ok = await progress.tick(epoch * batches + s / batchSize)
+            if (E.isLeft(ok)) throw new Stop(ok.left)
             const idx = tf.tensor1d(order.subarray(s, Math.min(data.rows, s + batchSize)), 'int32')
             const noiseSeed = rng.int(2 ** 31)
             const l = tf.tidy(() => {
@@ -177,8 +212,18 @@ export const trainVae = (data: Matrix, options: VaeOptions): TE.TaskEither<Probe
           const mean = total / data.rows
           if (!Number.isFinite(mean)) throw new SondeError(errors.trainingFailed(`VAE training: the loss is ${mean} after epoch ${epoch + 1}; lower options.learningRate`))
           losses.push(mean)
-          options.onEpoch?.(epoch, mean)
+          progress.check((epoch + 1) * batches)
+          if (options.onEpoch !== undefined) {
+            try {
+              options.onEpoch(epoch, mean)
+            } catch (cause) {
+              throw new Stop(errorFromThrown(cause, (m) => errors.pluginFailed('options.onEpoch', `threw: ${m}`, cause)))
+            }
+          }
         }
+      } catch (e) {
+        dispose()
+        throw e
       } finally {
         xs.dispose()
         optimizer.dispose()
@@ -191,6 +236,8 @@ export const trainVae = (data: Matrix, options: VaeOptions): TE.TaskEither<Probe
         encoder,
         decoder,
         losses,
+        queries: noQueries,
+        seed: options.seed,
         encode: (x) => {
           check(x, d, 'encode')
           const t = tf.tidy(() => (encoder.predict(tf.tensor2d(Float32Array.from(x.data), [x.rows, d])) as tf.Tensor2D).slice([0, 0], [-1, k]))
@@ -204,15 +251,12 @@ export const trainVae = (data: Matrix, options: VaeOptions): TE.TaskEither<Probe
           })
           return toMatrix(t)
         },
-        dispose: () => {
-          encoder.dispose()
-          decoder.dispose()
-        },
+        dispose,
       }
       return vae
     },
     (cause): ProbeError =>
-      errorFromThrown(cause, (m) => errors.trainingFailed(`VAE training failed: ${m}`, cause)),
+      cause instanceof Stop ? cause.error : errorFromThrown(cause, (m) => errors.trainingFailed(`VAE training failed: ${m}`, cause)),
   )
 }
 

@@ -28,11 +28,10 @@ describe('determinism: @sonde/debugging', () => {
 
   it('fitDirichletProcessGmm and sampleComponent', async () => {
     const ds = gaussianBlobs({ n: 200, dim: 2, classes: 3, spread: 0.5, seed: 2 })
-    await expectSeeded((seed) => {
-      const gmm = fitDirichletProcessGmm(ds.x, { maxComponents: 8, seed })
-      if (gmm._tag === 'Left') throw new Error(gmm.left.message)
-      const top = [...gmm.right.components].sort((a, b) => b.weight - a.weight)[0]!
-      return [gmm.right.components, gmm.right.assign(ds.x), sampleComponent(top, 10, createRng(seed))]
+    await expectSeeded(async (seed) => {
+      const gmm = await toPromise(fitDirichletProcessGmm(ds.x, { maxComponents: 8, seed }))
+      const top = [...gmm.components].sort((a, b) => b.weight - a.weight)[0]!
+      return [gmm.components, gmm.assign(ds.x), sampleComponent(top, 10, createRng(seed))]
     })
   })
 
@@ -69,7 +68,7 @@ describe('seeds are checked before any work or query', () => {
     for (const seed of [Number.NaN, Infinity, '1'] as unknown as number[]) {
       const tags = [
         await trainVae(ds.x, { likelihood: 'gaussian', latentDim: 1, epochs: 1, seed })(),
-        fitDirichletProcessGmm(ds.x, { maxComponents: 3, seed }),
+        await fitDirichletProcessGmm(ds.x, { maxComponents: 3, seed })(),
         await findMisclassifications(watched, identity, sources.x, sources.y, { seed })(),
         await defuse(watched, identity, sources, { seed })(),
       ].map((r) => (r._tag === 'Left' ? r.left._tag : 'Right'))

@@ -1,12 +1,8 @@
 import { either as E } from 'fp-ts'
 import { describe, expect, it } from 'vitest'
-import { createRng, type Matrix } from '@sonde/oracle'
+import { createRng, toPromise, type Matrix } from '@sonde/oracle'
 import { digamma, fitDirichletProcessGmm, sampleComponent } from '../src/index.js'
 
-const unwrap = <A>(e: E.Either<{ readonly message: string }, A>): A => {
-  if (E.isLeft(e)) throw new Error(e.left.message)
-  return e.right
-}
 
 /** Planted clusters: `sizes[c]` points around `centres[c]` with per-cluster scale and a shear. */
 const planted = (centres: number[][], sizes: number[], scale: number[], seed: number): { x: Matrix; label: Int32Array } => {
@@ -47,8 +43,8 @@ describe('Dirichlet-process Gaussian mixture (Domino-style planted clusters)', (
   ]
   const { x, label } = planted(centres, [400, 250, 150, 80], [1, 0.7, 1.2, 0.5], 3)
 
-  it('recovers the number of planted clusters from an upper bound of 20, their means and their members', () => {
-    const gmm = unwrap(fitDirichletProcessGmm(x, { maxComponents: 20, seed: 1 }))
+  it('recovers the number of planted clusters from an upper bound of 20, their means and their members', async () => {
+    const gmm = await toPromise(fitDirichletProcessGmm(x, { maxComponents: 20, seed: 1 }))
     expect(gmm.converged).toBe(true)
     const big = gmm.components.filter((c) => c.weight > 0.01)
     expect(big.length).toBe(4)
@@ -77,8 +73,8 @@ describe('Dirichlet-process Gaussian mixture (Domino-style planted clusters)', (
     expect(agree / x.rows).toBeGreaterThanOrEqual(0.99)
   })
 
-  it('samples a component with its mean and covariance (seeded)', () => {
-    const gmm = unwrap(fitDirichletProcessGmm(x, { maxComponents: 10, seed: 2 }))
+  it('samples a component with its mean and covariance (seeded)', async () => {
+    const gmm = await toPromise(fitDirichletProcessGmm(x, { maxComponents: 10, seed: 2 }))
     const c = [...gmm.components].sort((p, q) => q.weight - p.weight)[0]!
     const s = sampleComponent(c, 20_000, createRng(4))
     const d = 4
@@ -93,16 +89,16 @@ describe('Dirichlet-process Gaussian mixture (Domino-style planted clusters)', (
     expect(Array.from(sampleComponent(c, 3, createRng(4)).data)).toEqual(Array.from(s.data.subarray(0, 12)))
   })
 
-  it('one planted cluster gives one component; bad input is refused', () => {
+  it('one planted cluster gives one component; bad input is refused', async () => {
     const one = planted([[1, 2]], [300], [1], 5)
-    const gmm = unwrap(fitDirichletProcessGmm(one.x, { maxComponents: 10, seed: 1 }))
+    const gmm = await toPromise(fitDirichletProcessGmm(one.x, { maxComponents: 10, seed: 1 }))
     expect(gmm.components.filter((c) => c.weight > 0.01).length).toBe(1)
-    const r = fitDirichletProcessGmm({ rows: 2, cols: 1, data: Float64Array.of(1, Number.NaN) }, { seed: 1 })
+    const r = await fitDirichletProcessGmm({ rows: 2, cols: 1, data: Float64Array.of(1, Number.NaN) }, { seed: 1 })()
     expect(E.isLeft(r) && r.left._tag === 'InvalidInput').toBe(true)
-    const km = unwrap(fitDirichletProcessGmm(one.x, { maxComponents: 10, seed: 1, init: 'kmeans' }))
+    const km = await toPromise(fitDirichletProcessGmm(one.x, { maxComponents: 10, seed: 1, init: 'kmeans' }))
     expect(km.converged).toBe(true)
     expect(Math.hypot(...[1, 2].map((v, j) => v - [...km.components].sort((a, b) => b.weight - a.weight)[0]!.mean[j]!))).toBeLessThanOrEqual(0.2)
-    const r2 = fitDirichletProcessGmm(one.x, { seed: 1, concentration: -1 })
+    const r2 = await fitDirichletProcessGmm(one.x, { seed: 1, concentration: -1 })()
     expect(E.isLeft(r2) && r2.left._tag === 'InvalidOptions').toBe(true)
   })
 })

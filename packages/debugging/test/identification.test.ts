@@ -11,10 +11,11 @@ describe('findMisclassifications', () => {
   it('spends n·Q label queries, keeps only misclassified decodes, at most N per source, smallest perturbation first', async () => {
     const box = meter(model)
     const r = await toPromise(findMisclassifications(box, identity, sources.x, sources.y, { perturbations: 12, keepPerSource: 3, scale: 1.5, seed: 2 }))
-    expect(r.queries).toBe(300 * 12)
+    expect(r.queries).toEqual({ predictRows: 300 * 12, gradientRows: 0, calls: Math.ceil((300 * 12) / 500), cacheHits: 0 })
+    expect(r.seed).toBe(2)
     expect(box.usage().predictRows).toBe(300 * 12)
     expect(r.found).toBeGreaterThan(0)
-    expect(r.yieldPerQuery).toBeCloseTo(r.found / r.queries, 12)
+    expect(r.yieldPerQuery).toBeCloseTo(r.found / r.queries.predictRows, 12)
     const labels = await toPromise(model.predict(r.inputs))
     for (let i = 0; i < r.codes.rows; i++) {
       expect(labels.labels[i]).not.toBe(r.sourceLabels[i])
@@ -34,7 +35,7 @@ describe('findMisclassifications', () => {
     const box = F.pipe(model, budget(1000))
     const r = await toPromise(findMisclassifications(box, identity, sources.x, sources.y, { perturbations: 12, batchSize: 300, seed: 2 }))
     expect(r.stoppedEarly?._tag).toBe('BudgetExhausted')
-    expect(r.queries).toBe(900)
+    expect(r.queries.predictRows).toBe(900)
     expect(Math.max(...r.sources)).toBeLessThan(900 / 12)
   })
 
@@ -55,8 +56,8 @@ describe('regions on the plane', () => {
     expect(Math.hypot(top.region.mean[0]! - 2, top.region.mean[1]! - 3)).toBeLessThanOrEqual(0.3)
     expect(top.sourceLabel).toBe(1)
     expect(top.predictedLabel).toBe(0)
-    expect(top.purity).toBeGreaterThanOrEqual(0.7)
-    const { regions } = E.getOrElseW(() => ({ regions: [] }))(findMisclassificationRegions(r.identification.codes, { seed: 2, maxComponents: 10 }))
+    expect(top.errorRate).toBeGreaterThanOrEqual(0.7)
+    const { regions } = await toPromise(findMisclassificationRegions(r.identification.codes, { seed: 2, maxComponents: 10 }))
     expect(regions.length).toBeGreaterThanOrEqual(1)
   })
 

@@ -1,3 +1,4 @@
+import { either as E } from 'fp-ts'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { meter, takeRows, toPromise, type Matrix } from '@sonde/oracle'
 import { useFastestBackend } from '@sonde/models/tfjs'
@@ -30,9 +31,9 @@ describe('Defuse on a planted bug: the thinnest quarter of the training 6s label
     const box = meter(blackBox(p.buggy))
     result = await toPromise(defuse(box, p.vae, sources, { seed: 1, perturbations: 10, imageShape: [28, 28], regions: { maxComponents: 30 } }))
     // Every query counted: identification plus the regions' samples, and nothing else.
-    expect(box.usage().predictRows).toBe(result.queries)
-    expect(result.identification.queries).toBe(sources.x.rows * 10)
-    expect(result.identification.yieldPerQuery).toBeCloseTo(result.identification.found / result.identification.queries, 12)
+    expect(box.usage().predictRows).toBe(result.queries.predictRows)
+    expect(result.identification.queries.predictRows).toBe(sources.x.rows * 10)
+    expect(result.identification.yieldPerQuery).toBeCloseTo(result.identification.found / result.identification.queries.predictRows, 12)
     const shares = result.regions.map((r) => bugShare(r.samples, r.oracleLabels))
     for (const [i, r] of result.regions.entries()) {
       console.log(`region ${r.region.id}: weight ${r.region.weight.toFixed(3)}, ${r.sourceLabel} → ${r.predictedLabel}, purity ${r.purity.toFixed(2)}, judge-6 & model-1 ${shares[i]!.toFixed(2)}`)
@@ -45,7 +46,7 @@ describe('Defuse on a planted bug: the thinnest quarter of the training 6s label
       if (r.sourceLabel === 6) expect(r.purity).toBeGreaterThanOrEqual(shares[i]! - 1e-12)
       expect(r.grid!.width).toBe(8 * 29 - 1)
     }
-    console.log(`identification: ${result.identification.queries} queries, ${result.identification.found} misclassified (yield ${result.identification.yieldPerQuery.toFixed(3)} per query), ${result.identification.codes.rows} kept, ${result.regions.length} regions`)
+    console.log(`identification: ${result.identification.queries.predictRows} queries, ${result.identification.found} misclassified (yield ${result.identification.yieldPerQuery.toFixed(3)} per query), ${result.identification.codes.rows} kept, ${result.regions.length} regions`)
     expect(Math.max(...shares)).toBeGreaterThanOrEqual(0.8)
   })
 
@@ -53,7 +54,7 @@ describe('Defuse on a planted bug: the thinnest quarter of the training 6s label
     const labelled = await toPromise(labelRegions(result.regions.map((r) => r.region), p.vae, majorityLabeller((samples) => labelsOf(p.judge, samples)), { seed: 5, domain: { lower: 0, upper: 1 } }))
     expect(labelled.length).toBeGreaterThan(0)
     const bug = result.regions[result.regions.map((r) => bugShare(r.samples, r.oracleLabels)).reduce((b, s, i, all) => (s > all[b]! ? i : b), 0)]!
-    const fresh = regionSamples(bug.region, p.vae, 500, 999, { lower: 0, upper: 1 })
+    const fresh = E.getOrElseW((e: { message: string }) => { throw new Error(e.message) })(regionSamples(bug.region, p.vae, 500, 999, { lower: 0, upper: 1 }))
     const truth = labelsOf(p.judge, fresh)
     const before = { region: accuracy(labelsOf(p.buggy, fresh), truth), test: accuracy(labelsOf(p.buggy, p.held.x), p.held.y) }
     await toPromise(correctModel(p.buggy, { x: p.train.x, y: p.buggyLabels }, labelled, p.vae, { seed: 3, epochs: 2, domain: { lower: 0, upper: 1 } }))

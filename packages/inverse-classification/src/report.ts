@@ -53,7 +53,9 @@ export const counterfactualReport = (r: CounterfactualResult, probe = 'sonde/inv
         ? `The closest input to x0 in class ${t} is at L2 distance ${fmt(r.distance)}: exact on the surrogate, and the oracle confirms class ${t} (${queriesText(n)}).`
         : r.confirmed
           ? `The oracle puts a point at L2 distance ${fmt(r.distance)} from x0 in class ${t}: the surrogate's exact answer (distance ${fmt(s.distance)}) was class ${r.labelAtSurrogateAnswer} on the oracle, so it was repaired along the same ray (${queriesText(n)}).`
-          : `Not confirmed: the surrogate's closest class-${t} input (L2 distance ${fmt(s.distance)}) is class ${r.oracleLabel} on the oracle, and the repair found no point the oracle puts in class ${t} within ${queriesText(n)}.`
+          : s.distance === 0
+            ? `Not confirmed: the surrogate already puts x0 in class ${t}, but the oracle says class ${r.oracleLabel} (${queriesText(n)}); with no step there is no ray to repair along — ask for a margin, or use a closer surrogate.`
+            : `Not confirmed: the surrogate's closest class-${t} input (L2 distance ${fmt(s.distance)}) is class ${r.oracleLabel} on the oracle, and the repair found no point the oracle puts in class ${t} within ${queriesText(n)}.`
 
   const findings: string[] = []
   if (changed.length > 0) {

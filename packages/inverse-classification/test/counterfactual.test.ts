@@ -91,6 +91,73 @@ describe('counterfactual', () => {
   })
 })
 
+describe('counterfactual options', () => {
+  it('its own budget: never more rows than budget, however far the repair would go', async () => {
+    for (let t = 0; t < 4; t++) {
+      if (t === current) continue
+      for (const b of [1, 2, 3, 5]) {
+        const watched = meter(labelOnly(model))
+        const r = await toPromise(counterfactual(watched, perturbed, x0, { target: t, margin: 0, budget: b, bisectionSteps: 50 }))
+        expect(watched.usage().predictRows).toBeLessThanOrEqual(b)
+        expect(r.queries.predictRows).toBe(watched.usage().predictRows)
+      }
+    }
+  })
+
+  it('echoes a seed (deterministic: recorded only) and refuses a bad one before any query', async () => {
+    const r = await toPromise(counterfactual(labelOnly(model), model, x0, { target, seed: 2 ** 40 }))
+    expect(r.seed).toBe(2 ** 40)
+    expect(r.surrogate.seed).toBe(2 ** 40)
+    for (const seed of [Number.NaN, 1.5, 2 ** 53, '1' as unknown as number]) {
+      const watched = meter(labelOnly(model))
+      const bad = await counterfactual(watched, model, x0, { target, seed })()
+      expect(E.isLeft(bad) && bad.left._tag).toBe('InvalidOptions')
+      expect(watched.usage().predictCalls).toBe(0)
+    }
+  })
+
+  it('refuses every bad option before any query, the old names included (lower/upper → domain, maxQueries → budget)', async () => {
+    const cases: [object, string[]][] = [
+      [{ target, budget: 0 }, ['options.budget']],
+      [{ target, budget: 1.5, bisectionSteps: -1, maxScale: 0.5 }, ['options.budget', 'options.bisectionSteps', 'options.maxScale']],
+      [{ target, maxQueries: 30 }, ['options.maxQueries']],
+      [{ target, lower: -1, upper: 1 }, ['options.lower', 'options.upper']],
+      [{ target, domain: { lower: 1, upper: 0 } }, ['options.domain.lower']],
+      [{ target, domain: { lower: 5, upper: 6 } }, ['options.domain']], // disjoint from the box's own [-3, 3]
+      [{ target, domain: { lower: Float64Array.of(0), upper: 1 } }, ['options.domain.lower']],
+      [{ target, progress: 'often' }, ['options.progress']],
+      [{ target, signal: {} }, ['options.signal']],
+      [{ target: 9 }, ['options.target']],
+      [{ target: 1, margin: 1, probability: 0.5 }, ['options']],
+    ]
+    for (const [opts, paths] of cases) {
+      const watched = meter(labelOnly(model))
+      const r = await counterfactual(watched, model, x0, opts as never)()
+      expect(E.isLeft(r) && r.left._tag, JSON.stringify(opts)).toBe('InvalidOptions')
+      if (E.isLeft(r) && r.left._tag === 'InvalidOptions') expect(r.left.issues.map((i) => i.path)).toEqual(paths)
+      expect(watched.usage().predictCalls).toBe(0)
+    }
+  })
+
+  it('a user domain is intersected with the oracle\'s: every query stays inside both', async () => {
+    const seen: number[] = []
+    const watched = meter(labelOnly(model))
+    const spy = { ...watched, predict: (x: Matrix) => (seen.push(...x.data), watched.predict(x)) }
+    const r = await toPromise(counterfactual(spy, perturbed, x0, { target: (current + 2) % 4, margin: 0, domain: { lower: -1, upper: Infinity } }))
+    expect(seen.length).toBeGreaterThan(0)
+    expect(seen.every((v) => v >= -1 && v <= 3)).toBe(true)
+    expect(r.x.every((v) => v >= -1 && v <= 3)).toBe(true)
+  })
+
+  it('reports progress per stage, and a throwing progress callback is PluginFailed, not a throw', async () => {
+    const events: string[] = []
+    await toPromise(counterfactual(labelOnly(model), model, x0, { target, progress: (e) => events.push(`${e.stage} ${e.done}/${e.total}`) }))
+    expect(events).toEqual(['solve on the surrogate 0/1', 'solve on the surrogate 1/1', 'verify with the oracle 0/1', 'verify with the oracle 1/1'])
+    const r = await counterfactual(labelOnly(model), model, x0, { target, progress: () => { throw new Error('boom') } })()
+    expect(E.isLeft(r) && r.left._tag).toBe('PluginFailed')
+  })
+})
+
 describe('inverseClassificationProbe', () => {
   it('decodes JSON-like options and runs through the registry', async () => {
     const reg = makeRegistry([inverseClassificationProbe])

@@ -306,6 +306,31 @@ describe('errors', () => {
     }
   })
 
+  it('the solvers query nothing and echo an optional seed (default 0); a bad seed is InvalidOptions', () => {
+    const none = { predictRows: 0, gradientRows: 0, calls: 0, cacheHits: 0 }
+    const s = unwrap(inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 1 }))
+    expect([s.queries, s.seed]).toEqual([none, 0])
+    const l = unwrap(inverseLogistic({ weights: Float64Array.of(1, 1), bias: 0 }, Float64Array.of(-1, -1), { target: 1, seed: -7 }))
+    expect([l.queries, l.seed]).toEqual([none, -7])
+    for (const seed of [Number.NaN, 1.5, 2 ** 53, Infinity]) {
+      const r = inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 1, seed })
+      expect(E.isLeft(r) && r.left._tag === 'InvalidOptions' && r.left.issues[0]!.path).toBe('options.seed')
+      const b = inverseSoftmaxBatch(model, { rows: 1, cols: 3, data: Float64Array.of(0, 0, 0) }, { target: 1, seed })
+      expect(E.isLeft(b) && b.left._tag).toBe('InvalidOptions')
+    }
+  })
+
+  it('the old box options are refused with the new name, and every bad option is listed at once', () => {
+    const r = inverseSoftmax(model, Float64Array.of(0, 0, 0), { target: 7, margin: -1, lower: 0, upper: 1, domain: { lower: 0, upper: Float64Array.of(1, 1) } } as never)
+    expect(E.isLeft(r) && r.left._tag === 'InvalidOptions' && r.left.issues.map((i) => i.path)).toEqual([
+      'options.lower',
+      'options.upper',
+      'options.target',
+      'options.margin',
+      'options.domain.upper',
+    ])
+  })
+
   it('the batch form answers every row, each on its own', () => {
     const x0s: Matrix = { rows: 3, cols: 3, data: Float64Array.of(0, 0, 0, 1, 1, 1, 0.5, 0.2, 0.1) }
     const all = unwrap(inverseSoftmaxBatch(model, x0s, { target: 0 }))

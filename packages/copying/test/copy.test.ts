@@ -34,13 +34,14 @@ const original = fitted.right.model
 describe('copyClassifier', () => {
   it('copies a softmax regression into a softmax regression with fidelity ≥ 0.999 on held-out real data, from labels only', async () => {
     const box = labelOnly(original)
-    const r = await toPromise(copyClassifier(box, { sampler: gaussian(), samples: 3000, copy: softmaxCopy({ l2: 1e-6 }), reference: train, seed: 1 }))
-    const err = await toPromise(empiricalFidelityError(box, r.copy, heldOut))
-    expect(1 - err).toBeGreaterThanOrEqual(0.999)
-    expect(r.queries.labels).toBe(3000)
+    const r = await toPromise(copyClassifier(box, { sampler: gaussian(), budget: 3000, copy: softmaxCopy({ l2: 1e-6 }), reference: train, seed: 1 }))
+    const fid = await toPromise(empiricalFidelityError(box, r.copy, heldOut))
+    expect(fid.agreement).toBeGreaterThanOrEqual(0.999)
+    expect(fid.queries.predictRows).toBe(600)
+    expect(r.labelsBought).toBe(3000)
     expect(r.diagnostics.warning).toBeUndefined()
     const rc = await toPromise(replacementCapability(box, r.copy, heldOut, data.y.slice(600)))
-    expect(rc).toBeGreaterThan(0.99)
+    expect(rc.capability).toBeGreaterThan(0.99)
     // The copy is trainable: the family hands back its model (here a SoftmaxRegression with refit).
     expect(r.trained.model).toBeInstanceOf(SoftmaxRegression)
   })
@@ -49,9 +50,9 @@ describe('copyClassifier', () => {
     const samplers = [uniformBox(), gaussian(), jitter({ sigma: 0.3 }), balanced(gaussian()), boundary(jitter({ sigma: 0.3 }), { steps: 5 }), adaptive(jitter({ sigma: 0.3 }))]
     for (const sampler of samplers) {
       const watched = meter(labelOnly(original))
-      const r = await toPromise(copyClassifier(watched, { sampler, samples: 301, copy: treeCopy({ maxDepth: 4 }), reference: train, seed: 2, rounds: 3 }))
+      const r = await toPromise(copyClassifier(watched, { sampler, budget: 301, copy: treeCopy({ maxDepth: 4 }), reference: train, seed: 2, rounds: 3 }))
       expect(watched.usage().predictRows).toBe(301)
-      expect(r.queries.labels).toBe(301)
+      expect(r.labelsBought).toBe(301)
       expect(r.diagnostics.synthetic.y.length).toBe(301)
     }
   })
@@ -61,15 +62,15 @@ describe('copyClassifier', () => {
     const irisModel = SoftmaxRegression.fit(iris.x, iris.y, { numClasses: 3, l2: 1e-2, domain: { lower: 0, upper: 8 } })
     if (E.isLeft(irisModel)) throw new Error(irisModel.left.message)
     const box = labelOnly(irisModel.right.model)
-    const r = await toPromise(copyClassifier(box, { sampler: jitter({ sigma: 0.3 }), samples: 2000, copy: treeCopy({ maxDepth: 6 }), reference: iris.x, seed: 4 }))
-    const fidelity = 1 - (await toPromise(empiricalFidelityError(box, r.copy, iris.x)))
+    const r = await toPromise(copyClassifier(box, { sampler: jitter({ sigma: 0.3 }), budget: 2000, copy: treeCopy({ maxDepth: 6 }), reference: iris.x, seed: 4 }))
+    const fidelity = (await toPromise(empiricalFidelityError(box, r.copy, iris.x))).agreement
     expect(fidelity).toBeGreaterThanOrEqual(0.95)
     expect(r.trained.details.depth).toBeGreaterThanOrEqual(1)
     expect(r.trained.details.depth).toBeLessThanOrEqual(6)
     // Agreement on the uniform box [0, 8]⁴, against an independent estimate: 20,000 points of another
     // generator, labels compared by hand. Two binomial estimates: 5 standard errors of the 2,000-point one
     // (√(¼/2000) ≈ 0.011 at worst) bound their difference.
-    const agree = await toPromise(uniformAgreement(box, r.copy, { seed: 1, count: 2000 }))
+    const agree = (await toPromise(uniformAgreement(box, r.copy, { seed: 1, budget: 2000 }))).agreement
     const rng = createRng(99)
     const u: Matrix = { rows: 20_000, cols: 4, data: Float64Array.from({ length: 80_000 }, () => 8 * rng.next()) }
     const [la, lb] = [(await toPromise(box.predict(u))).labels, (await toPromise(r.copy.predict(u))).labels]
@@ -91,11 +92,11 @@ describe('copyClassifier', () => {
       }),
     )
     const reference: Matrix = { rows: 20, cols: d, data: Float64Array.from({ length: 20 * d }, (_, k) => centre[k % d]! + 0.05 * rng.normal()) }
-    const uniform = await toPromise(copyClassifier(spiky, { sampler: uniformBox(), samples: 500, copy: treeCopy(), seed: 1 }))
+    const uniform = await toPromise(copyClassifier(spiky, { sampler: uniformBox(), budget: 500, copy: treeCopy(), seed: 1 }))
     expect(uniform.diagnostics.dominantShare).toBeGreaterThanOrEqual(0.95)
     expect(uniform.diagnostics.warning).toMatch(/holds/)
     // Balanced sampling over the same uniform base, given a few real points, finds and feeds class 1.
-    const fixed = await toPromise(copyClassifier(spiky, { sampler: balanced(uniformBox(), { sigma: 0.1 }), samples: 500, copy: treeCopy(), seed: 1, reference }))
+    const fixed = await toPromise(copyClassifier(spiky, { sampler: balanced(uniformBox(), { sigma: 0.1 }), budget: 500, copy: treeCopy(), seed: 1, reference }))
     expect(fixed.diagnostics.dominantShare).toBeLessThan(0.8)
     expect(fixed.diagnostics.warning).toBeUndefined()
   })
@@ -104,15 +105,15 @@ describe('copyClassifier', () => {
     const { makeContext, runProbe } = await import('@sonde/oracle')
     const { copyingProbe } = await import('../src/index.js')
     const reference = Array.from({ length: 50 }, (_, i) => Array.from(train.data.subarray(i * 10, i * 10 + 10)))
-    const r = await toPromise(runProbe(copyingProbe, labelOnly(original), { samples: 400, sampler: 'jitter', copy: 'tree', reference, sigma: 0.3 }, makeContext({ seed: 5 })))
-    expect(r.queries.labels).toBe(400)
+    const r = await toPromise(runProbe(copyingProbe, labelOnly(original), { budget: 400, sampler: 'jitter', copy: 'tree', reference, sigma: 0.3 }, makeContext({ seed: 5 })))
+    expect(r.labelsBought).toBe(400)
     expect(r.seed).toBe(5)
-    const bad = await runProbe(copyingProbe, original, { samples: 0, sampler: 'grid' }, makeContext({ seed: 5 }))()
+    const bad = await runProbe(copyingProbe, original, { budget: 0, sampler: 'grid' }, makeContext({ seed: 5 }))()
     expect(E.isLeft(bad) && bad.left._tag).toBe('InvalidOptions')
   })
 
   it('refuses bad options with every path listed', async () => {
-    const r = await copyClassifier(original, { sampler: gaussian(), samples: 0, copy: treeCopy(), seed: 1, rounds: 0, reference: { rows: 1, cols: 3, data: new Float64Array(3) } })()
-    expect(E.isLeft(r) && r.left._tag === 'InvalidOptions' && r.left.issues.map((i) => i.path).sort()).toEqual(['options.reference', 'options.rounds', 'options.samples'])
+    const r = await copyClassifier(original, { sampler: gaussian(), budget: 0, copy: treeCopy(), seed: 1, rounds: 0, reference: { rows: 1, cols: 3, data: new Float64Array(3) } })()
+    expect(E.isLeft(r) && r.left._tag === 'InvalidOptions' && r.left.issues.map((i) => i.path).sort()).toEqual(['options.budget', 'options.reference', 'options.rounds'])
   })
 })

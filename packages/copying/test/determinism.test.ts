@@ -4,7 +4,8 @@ import { expectSeeded } from '@sonde/oracle/testing'
 import { SoftmaxRegression } from '@sonde/models'
 import { useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs } from '@sonde/datasets'
-import { adaptive, balanced, boundary, copyClassifier, fromGenerator, gaussian, jitter, mlpCopy, softmaxCopy, treeCopy, uniformAgreement, uniformBox, type CopyFamily, type Sampler } from '../src/index.js'
+import { adaptive, balanced, boundary, copyClassifier, fromGenerator, gaussian, jitter, softmaxCopy, treeCopy, uniformAgreement, uniformBox, type CopyFamily, type Sampler } from '../src/index.js'
+import { mlpCopy } from '../src/tfjs.js'
 
 beforeAll(async () => {
   await useFastestBackend()
@@ -19,7 +20,7 @@ const box = labelOnly(fitted.right.model)
 
 /** What a copy run produced: the labelled synthetic set and the copy's labels on fixed points. */
 const copyRun = (sampler: Sampler, copy: CopyFamily) => async (seed: number) => {
-  const r = await toPromise(copyClassifier(box, { sampler, samples: 120, copy, reference, seed, rounds: 2 }))
+  const r = await toPromise(copyClassifier(box, { sampler, budget: 120, copy, reference, seed, rounds: 2 }))
   const labels = (await toPromise(r.copy.predict(probe))).labels
   r.trained.dispose?.()
   return { synthetic: r.diagnostics.synthetic, labels, rounds: r.diagnostics.rounds }
@@ -51,7 +52,7 @@ describe('determinism: @sonde/copying', () => {
 
   it('uniformAgreement', async () => {
     const other = labelOnly(SoftmaxRegression.random(4, 3, 9, { domain: { lower: -6, upper: 6 } }))
-    await expectSeeded((seed) => toPromise(uniformAgreement(box, other, { seed, count: 500 })))
+    await expectSeeded((seed) => toPromise(uniformAgreement(box, other, { seed, budget: 500 })))
   })
 })
 
@@ -59,9 +60,9 @@ describe('seeds are checked before any query', () => {
   it('copyClassifier and uniformAgreement refuse NaN, 1.5 and "1"', async () => {
     for (const seed of [Number.NaN, 1.5, '1'] as unknown as number[]) {
       const watched = meter(box)
-      const r = await copyClassifier(watched, { sampler: gaussian(), samples: 50, copy: treeCopy(), reference, seed })()
+      const r = await copyClassifier(watched, { sampler: gaussian(), budget: 50, copy: treeCopy(), reference, seed })()
       expect(r._tag === 'Left' && r.left._tag === 'InvalidOptions' && r.left.message).toContain('options.seed')
-      const u = await uniformAgreement(watched, box, { seed, count: 10 })()
+      const u = await uniformAgreement(watched, box, { seed, budget: 10 })()
       expect(u._tag === 'Left' && u.left._tag).toBe('InvalidOptions')
       expect(watched.usage().predictRows).toBe(0)
     }

@@ -1,5 +1,5 @@
 import { either as E, taskEither as TE } from 'fp-ts'
-import { createRng, errorFromThrown, errors, stage, type Matrix, type ProbeError, type Rng, type RunControl } from '@sonde/oracle'
+import { createRng, errorFromThrown, errors, SondeError, stage, type Matrix, type ProbeError, type Rng, type RunControl } from '@sonde/oracle'
 import { intIn, invalidOptionsOf, matrixProblem, numberWhere, optionsOf, seedIn, show, type Issue } from './checks.js'
 
 /** Options of {@link fitDirichletProcessGmm}. */
@@ -77,8 +77,10 @@ export interface DpGmm {
   readonly assign: (x: Matrix) => Int32Array
 }
 
-/** ψ(x), the digamma function, for x > 0: recurrence up to x ≥ 10, then the asymptotic series. */
+/** ψ(x), the digamma function, for x > 0 (NaN elsewhere): recurrence up to x ≥ 10, then the asymptotic series. */
 export const digamma = (x: number): number => {
+  // Defined here for x > 0 only; the recurrence below would never end for −∞ or huge negative x.
+  if (!(x > 0)) return Number.NaN
   let r = 0
   while (x < 10) {
     r -= 1 / x
@@ -389,12 +391,23 @@ const fit = async (x: Matrix, options: DpGmmOptions): Promise<E.Either<ProbeErro
 /**
  * Draw `count` points from N(mean, covariance) of one component (seeded).
  *
+ * Pure numeric code: arguments that break its contract (not a component, a count that is not an integer
+ * ≥ 0, no Rng, a covariance that is not positive definite even with a 1e-9 ridge) throw a `SondeError`
+ * carrying `InvalidInput`. Components from {@link fitDirichletProcessGmm} always satisfy it.
+ *
  * @example
  * const z = sampleComponent(gmm.components[0]!, 16, createRng(1))
  */
 export const sampleComponent = (component: GmmComponent, count: number, rng: Rng): Matrix => {
+  const c = component as Partial<GmmComponent> | null | undefined
+  if (c === null || typeof c !== 'object' || !(c.mean instanceof Float64Array) || !(c.covariance instanceof Float64Array) || c.covariance.length !== c.mean.length ** 2) {
+    throw new SondeError(errors.invalidInput('component is not a GmmComponent (mean: Float64Array of d, covariance: Float64Array of d × d)', 'component'))
+  }
+  if (!(Number.isSafeInteger(count) && count >= 0)) throw new SondeError(errors.invalidInput(`count is ${show(count)}; expected an integer ≥ 0`, 'count'))
+  if (rng === null || typeof rng !== 'object' || typeof rng.normal !== 'function') throw new SondeError(errors.invalidInput('rng is not an Rng (createRng(seed))', 'rng'))
   const d = component.mean.length
-  const l = cholesky(component.covariance, d) ?? cholesky(component.covariance.map((v, q) => (q % (d + 1) === 0 ? v + 1e-9 : v)), d)!
+  const l = cholesky(component.covariance, d) ?? cholesky(component.covariance.map((v, q) => (q % (d + 1) === 0 ? v + 1e-9 : v)), d)
+  if (l === undefined) throw new SondeError(errors.invalidInput('component.covariance is not positive definite (even with a 1e-9 ridge)', 'component.covariance'))
   const out = new Float64Array(count * d)
   const z = new Float64Array(d)
   for (let s = 0; s < count; s++) {

@@ -254,7 +254,8 @@ export const copyClassifier = (oracle: Oracle, options: CopyOptions): TE.TaskEit
   const sampler = options.sampler
   const samplerName = String(sampler.name)
   const familyName = String(options.copy.name)
-  const roundStage = stage(control, 'copy rounds', rounds)
+  // A fresh stage per round: every round reports (a stage throttles its own events to one per 100 ms).
+  const roundStage = { check: (r: number) => stage(control, 'copy rounds', rounds).check(r) }
   const labelStage = stage(control, 'labelling', total)
   let bought = 0
   let allowance = 0

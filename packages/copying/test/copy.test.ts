@@ -46,7 +46,7 @@ describe('copyClassifier', () => {
     expect(r.trained.model).toBeInstanceOf(SoftmaxRegression)
   })
 
-  it('spends exactly `samples` label queries with every sampler (meter count)', async () => {
+  it('spends exactly `budget` label queries with every sampler (meter count)', async () => {
     const samplers = [uniformBox(), gaussian(), jitter({ sigma: 0.3 }), balanced(gaussian()), boundary(jitter({ sigma: 0.3 }), { steps: 5 }), adaptive(jitter({ sigma: 0.3 }))]
     for (const sampler of samplers) {
       const watched = meter(labelOnly(original))
@@ -115,5 +115,73 @@ describe('copyClassifier', () => {
   it('refuses bad options with every path listed', async () => {
     const r = await copyClassifier(original, { sampler: gaussian(), budget: 0, copy: treeCopy(), seed: 1, rounds: 0, reference: { rows: 1, cols: 3, data: new Float64Array(3) } })()
     expect(E.isLeft(r) && r.left._tag === 'InvalidOptions' && r.left.issues.map((i) => i.path).sort()).toEqual(['options.budget', 'options.reference', 'options.rounds'])
+  })
+})
+
+describe('copyClassifier: the result contract', () => {
+  it('queries equal an independent meter (labels plus monitor rows), the seed echoes, progress per round and per label query', async () => {
+    const watched = meter(labelOnly(original))
+    const monitor: Matrix = { rows: 50, cols: 10, data: heldOut.data.slice(0, 500) }
+    const events: string[] = []
+    const r = await toPromise(
+      copyClassifier(watched, { sampler: jitter({ sigma: 0.3 }), budget: 300, rounds: 3, copy: treeCopy({ maxDepth: 4 }), reference: train, monitor, seed: 8, progress: (e) => events.push(`${e.stage}:${e.done}/${e.total}`) }),
+    )
+    const u = watched.usage()
+    expect(r.queries).toEqual({ predictRows: u.predictRows, gradientRows: 0, calls: u.predictCalls, cacheHits: 0 })
+    expect(r.queries.predictRows).toBe(350)
+    expect([r.labelsBought, r.monitorRows, r.budget, r.seed]).toEqual([300, 50, 300, 8])
+    expect(r.diagnostics.rounds.map((x) => x.labels)).toEqual([100, 200, 300])
+    expect(r.diagnostics.rounds.every((x) => x.monitorAgreement !== undefined)).toBe(true)
+    for (const e of ['copy rounds:0/3', 'copy rounds:1/3', 'copy rounds:2/3', 'copy rounds:3/3', 'labelling:300/300']) expect(events).toContain(e)
+    expect(events.some((e) => e.startsWith('training tree'))).toBe(true)
+  })
+
+  it('the held-out agreement of a round is its copy on the next round’s fresh points, recomputed by hand', async () => {
+    const r = await toPromise(copyClassifier(labelOnly(original), { sampler: gaussian(), budget: 200, rounds: 2, copy: treeCopy({ maxDepth: 3 }), reference: train, seed: 3 }))
+    // Retrain round 1's copy on the first 100 synthetic points (trees are deterministic) and score it on the last 100.
+    const s = r.diagnostics.synthetic
+    const first = { rows: 100, cols: 10, data: s.x.data.slice(0, 1000) }
+    const again = await toPromise(treeCopy({ maxDepth: 3 }).fit(first, s.y.slice(0, 100), original.info, 3))
+    const mine = (await toPromise(again.oracle.predict({ rows: 100, cols: 10, data: s.x.data.slice(1000) }))).labels
+    const byHand = mine.reduce((a, l, i) => a + (l === s.y[100 + i] ? 1 : 0), 0) / 100
+    expect(r.diagnostics.rounds[0]!.heldOutAgreement).toBe(byHand)
+  })
+
+  it('refuses the old option name samples, and every bad option, before any query', async () => {
+    let calls = 0
+    const counting = { info: original.info, predict: (x: Matrix) => (calls++, original.predict(x)) }
+    const old = await copyClassifier(counting, { sampler: gaussian(), samples: 100, copy: treeCopy(), seed: 1, reference: train } as never)()
+    expect(E.isLeft(old) && old.left._tag === 'InvalidOptions' && old.left.issues.map((i) => i.message)).toContain('was renamed to options.budget (label queries to spend)')
+    const u = await uniformAgreement(counting, counting, { seed: 1, count: 10 } as never)()
+    expect(E.isLeft(u) && u.left.message).toContain('options.count: was renamed to options.budget')
+    const bad = await copyClassifier(counting, { sampler: gaussian(), budget: 1.5, copy: treeCopy(), seed: 2 ** 53, reference: train, monitor: { rows: 1, cols: 10, data: new Float64Array(10).fill(Number.NaN) }, progress: 3 as never })()
+    expect(E.isLeft(bad) && bad.left._tag === 'InvalidOptions' && bad.left.issues.map((i) => i.path).sort()).toEqual(['options.budget', 'options.monitor[0][0]', 'options.progress', 'options.seed'])
+    expect(calls).toBe(0)
+  })
+
+  it('a signal already fired: Aborted before any query', async () => {
+    let calls = 0
+    const counting = { info: original.info, predict: (x: Matrix) => (calls++, original.predict(x)) }
+    const controller = new AbortController()
+    controller.abort()
+    const r = await copyClassifier(counting, { sampler: gaussian(), budget: 100, copy: softmaxCopy(), seed: 1, reference: train, signal: controller.signal })()
+    expect(E.isLeft(r) && r.left._tag).toBe('Aborted')
+    expect(calls).toBe(0)
+  })
+
+  it('a progress callback that throws ends the run with PluginFailed, not a throw', async () => {
+    const r = await copyClassifier(labelOnly(original), { sampler: gaussian(), budget: 100, copy: treeCopy(), seed: 1, reference: train, progress: () => { throw new Error('listener bug') } })()
+    expect(E.isLeft(r) && r.left._tag === 'PluginFailed' && r.left.message).toContain('listener bug')
+  })
+
+  it('the metrics report their queries and echo the seed', async () => {
+    const a = meter(labelOnly(original))
+    const f = await toPromise(empiricalFidelityError(a, original, heldOut, { seed: 4 }))
+    expect(f.queries).toEqual({ predictRows: 600, gradientRows: 0, calls: 1, cacheHits: 0 })
+    expect(f.copyQueries.predictRows).toBe(600)
+    expect([f.agreement, f.error, f.points, f.seed]).toEqual([1, 0, 600, 4])
+    expect(a.usage().predictRows).toBe(600)
+    const u = await toPromise(uniformAgreement(a, original, { seed: 9, budget: 100 }))
+    expect([u.points, u.seed, u.queries.predictRows, u.agreement]).toEqual([100, 9, 100, 1])
   })
 })

@@ -185,7 +185,7 @@ describe('fuzz: @sonde/debugging', () => {
     const good = planeSources(30).x
     await fc.assert(
       fc.asyncProperty(badMatrix, defined, badSeed, fc.double({ noNaN: false }), async (m, j, seed, x) => {
-        for (const r of [
+        for (const r of <E.Either<ProbeError, unknown>[]>[
           await settle(() => fitDirichletProcessGmm(m as Matrix, { seed: 1 })()),
           await settle(() => fitDirichletProcessGmm(good, { seed: seed as number })()),
           await settle(() => fitDirichletProcessGmm(good, { seed: 1, maxComponents: j as number })()),

@@ -118,7 +118,7 @@ const checkOptions = (oracle: Oracle, options: CounterfactualOptions): E.Either<
   if (!(typeof budget === 'number' && Number.isSafeInteger(budget) && budget >= 1)) issues.push({ path: 'options.budget', message: `is ${show(budget)}; expected an integer ≥ 1 (oracle rows)` })
   if (!(typeof bisectionSteps === 'number' && Number.isSafeInteger(bisectionSteps) && bisectionSteps >= 0)) issues.push({ path: 'options.bisectionSteps', message: `is ${show(bisectionSteps)}; expected an integer ≥ 0` })
   if (!(typeof maxScale === 'number' && maxScale >= 1 && Number.isFinite(maxScale))) issues.push({ path: 'options.maxScale', message: `is ${show(maxScale)}; expected a finite number ≥ 1` })
-  const seed = validateSeed(options.seed ?? 0, 'options.seed')
+  const seed = validateSeed(options.seed === undefined ? 0 : options.seed, 'options.seed')
   if (E.isLeft(seed)) issues.push(...seed.left.issues)
   const s = options.signal
   if (s !== undefined && (s === null || typeof s !== 'object' || typeof (s as AbortSignal).aborted !== 'boolean')) issues.push({ path: 'options.signal', message: `is ${show(s)}; expected an AbortSignal` })

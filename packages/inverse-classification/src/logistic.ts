@@ -42,8 +42,11 @@ export const inverseLogistic = (model: LogisticModel, x0: Float64Array, options:
   if (typeof model.bias !== 'number' || !Number.isFinite(model.bias)) return E.left(errors.invalidInput(`model.bias is ${String(model.bias)}; expected a finite number`, 'model.bias'))
   let wMax = 0
   for (let i = 0; i < d; i++) {
-    if (!Number.isFinite(model.weights[i]!)) return E.left(errors.invalidInput(`model.weights[${i}] is ${model.weights[i]}; expected a finite number`, `model.weights[${i}]`))
-    wMax = Math.max(wMax, Math.abs(model.weights[i]!))
+    const v = model.weights[i]!
+    if (!Number.isFinite(v)) return E.left(errors.invalidInput(`model.weights[${i}] is ${v}; expected a finite number`, `model.weights[${i}]`))
+    // Its square underflows float64: the sweep's slope could not see the feature.
+    if (v !== 0 && Math.abs(v) < 1e-150) return E.left(errors.invalidInput(`model.weights[${i}] is ${v.toExponential(2)}: its square underflows float64 in the solver; rescale the model or the features`, `model.weights[${i}]`))
+    wMax = Math.max(wMax, Math.abs(v))
   }
   return F.pipe(
     resolveProblem(x0, options, d, 2),
@@ -91,7 +94,8 @@ const solveLogistic = (model: LogisticModel, p: ResolvedProblem): E.Either<Probe
   if (g >= 0) return E.right(finish(start, 0, 0))
 
   // Each coordinate moves with slope aᵢ on the μ-interval where x0ᵢ + μaᵢ is inside its bounds.
-  const events: Array<{ mu: number; delta: number }> = []
+  const events: Array<{ mu: number; i: number; enters: boolean }> = []
+  const moving = new Uint8Array(d)
   let slope = 0
   for (let i = 0; i < d; i++) {
     const ai = a[i]!
@@ -99,11 +103,22 @@ const solveLogistic = (model: LogisticModel, p: ResolvedProblem): E.Either<Probe
     const enter = ((ai > 0 ? lower[i]! : upper[i]!) - x0[i]!) / ai
     const leave = ((ai > 0 ? upper[i]! : lower[i]!) - x0[i]!) / ai
     if (leave <= 0 || enter === leave) continue
-    if (enter <= 0) slope += ai * ai
-    else events.push({ mu: enter, delta: ai * ai })
-    if (Number.isFinite(leave)) events.push({ mu: leave, delta: -ai * ai })
+    if (enter <= 0) {
+      slope += ai * ai
+      moving[i] = 1
+    } else events.push({ mu: enter, i, enters: true })
+    if (Number.isFinite(leave)) events.push({ mu: leave, i, enters: false })
   }
   events.sort((e1, e2) => e1.mu - e2.mu)
+  // The running slope loses what cancels when a coordinate leaves (1 + 1e-18 − 1 = 0): when a leave takes it
+  // below half its largest value since the last exact sum, it is summed afresh over the moving coordinates,
+  // which bounds its relative error by ~2·D·ε.
+  let peak = slope
+  const resum = (): void => {
+    slope = 0
+    for (let i = 0; i < d; i++) if (moving[i] === 1) slope += a[i]! * a[i]!
+    peak = slope
+  }
   let mu = 0
   let k = 0
   for (;;) {
@@ -117,7 +132,16 @@ const solveLogistic = (model: LogisticModel, p: ResolvedProblem): E.Either<Probe
     }
     g += slope * (next - mu)
     mu = next
-    while (k < events.length && events[k]!.mu === next) slope += events[k++]!.delta
+    let left = false
+    while (k < events.length && events[k]!.mu === next) {
+      const e = events[k++]!
+      const sq = a[e.i]! * a[e.i]!
+      moving[e.i] = e.enters ? 1 : 0
+      slope += e.enters ? sq : -sq
+      left ||= !e.enters
+    }
+    if (left && slope < peak / 2) resum()
+    peak = Math.max(peak, slope)
   }
   let x = at(mu)
   // Rounding can leave gⱼ a few ulps below zero: polish μ by the local slope (at most twice).

@@ -174,7 +174,7 @@ export const resolveProblem = (x0: Float64Array, options: InverseOptions, d: num
   if (p !== undefined && !(typeof p === 'number' && p > 0 && p < 1)) issues.push({ path: 'options.probability', message: `is ${show(p)}; expected a number in (0, 1)` })
   const margin = options.margin ?? DEFAULT_MARGIN
   if (!(typeof margin === 'number' && margin >= 0 && Number.isFinite(margin))) issues.push({ path: 'options.margin', message: `is ${show(margin)}; expected a finite number ≥ 0` })
-  const seed = validateSeed(options.seed ?? 0, 'options.seed')
+  const seed = validateSeed(options.seed === undefined ? 0 : options.seed, 'options.seed')
   if (E.isLeft(seed)) issues.push(...seed.left.issues)
   const box = checkDomain(options.domain, d, 'options.domain', issues)
   const immutable: unknown = options.immutable ?? []

@@ -25,17 +25,41 @@ const imageFigures = (x0: Float64Array, x: Float64Array): ReportFigure[] => {
   ]
 }
 
+const finiteArray = (u: unknown, n?: number): boolean =>
+  u instanceof Float64Array && (n === undefined || u.length === n) && u.every((v) => Number.isFinite(v))
+const count = (u: unknown): boolean => typeof u === 'number' && Number.isSafeInteger(u) && u >= 0
+
+/** What is wrong with a value passed as a result (a JavaScript caller's, or a hand-made one), if anything. */
+const malformed = (r: CounterfactualResult): string | undefined => {
+  if (r === null || typeof r !== 'object') return `it is ${String(r)}`
+  if (!finiteArray(r.x0) || r.x0.length === 0) return 'x0 is not a non-empty Float64Array of finite numbers'
+  if (!finiteArray(r.x, r.x0.length)) return 'x is not a Float64Array of finite numbers as long as x0'
+  if (!Number.isFinite(r.distance) || !count(r.target) || !count(r.oracleLabel) || !count(r.labelAtSurrogateAnswer)) return 'distance, target or a label is not a finite number'
+  const q = r.queries
+  if (q === null || typeof q !== 'object' || ![q.predictRows, q.gradientRows, q.calls, q.cacheHits].every(count)) return 'queries is not a QueryUsage'
+  if (!Number.isSafeInteger(r.seed)) return 'seed is not a safe integer'
+  const s = r.surrogate
+  if (s === null || typeof s !== 'object' || !Number.isFinite(s.distance) || !(s.activeClasses instanceof Int32Array) || !(s.multipliers instanceof Float64Array)) return 'surrogate is not an inverse-classification result'
+  if (Array.from(s.activeClasses).some((c) => !(c >= 0 && c < s.multipliers.length))) return 'surrogate.activeClasses and surrogate.multipliers disagree'
+  return undefined
+}
+
 /**
  * The JSON report of a counterfactual (what `inverseClassificationProbe.report` returns): the headline
  * answers first — the distance, and whether the oracle confirmed it or it had to be repaired — then the
  * certificate on the surrogate, the changed features (largest first), and images of x0 and the
  * counterfactual when x0 is a square image with values in [0, 1]. Only numbers, strings and arrays.
+ * A value that is not a counterfactual result gets a report saying so (it never throws).
  *
  * @example
  * const report = counterfactualReport(result)
  * report.headline // 'The oracle puts a point at L2 distance 2.31 from x0 in class 8: …'
  */
 export const counterfactualReport = (r: CounterfactualResult, probe = 'sonde/inverse-classification'): ProbeReport => {
+  const bad = malformed(r)
+  if (bad !== undefined) {
+    return { probe, headline: `Not a counterfactual result: ${bad}.`, findings: [], seed: 0, queries: { predictRows: 0, gradientRows: 0, calls: 0, cacheHits: 0 }, metrics: [], tables: [], figures: [] }
+  }
   const d = r.x0.length
   const delta = Array.from(r.x, (v, i) => v - r.x0[i]!)
   const changed = delta.map((v, i) => ({ i, v })).filter(({ v }) => Math.abs(v) > CHANGED)

@@ -75,6 +75,17 @@ export const prepareSoftmax = (model: SoftmaxModel): E.Either<ProbeError, Prepar
   return E.right({ model, gram, scale: { weights: wMax, bias: bMax } })
 }
 
+/** The NNQP's own KKT residual at λ: the largest |min(λⱼ, (Hλ + q)ⱼ)| (0 at its optimum). */
+const nnqpResidual = (h: Float64Array, q: Float64Array, m: number, lambda: Float64Array): number => {
+  let r = 0
+  for (let j = 0; j < m; j++) {
+    let g = q[j]!
+    for (let c = 0; c < m; c++) g += h[j * m + c]! * lambda[c]!
+    r = Math.max(r, Math.abs(Math.min(lambda[j]!, g)))
+  }
+  return r
+}
+
 const isPrepared = (m: SoftmaxModel | PreparedSoftmax): m is PreparedSoftmax =>
   m !== null && typeof m === 'object' && 'gram' in m && m.gram instanceof Float64Array && 'scale' in m && m.model !== null && typeof m.model === 'object'
 
@@ -208,11 +219,39 @@ export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: numb
   let iterations = 0
   const y = new Float64Array(d)
   const scale = Math.max(1, ...Array.from(q, Math.abs))
+  /**
+   * H and q formed afresh from the free coordinates (O(m²·|F|)). The downdated H = G − Σ_clipped aᵢaᵢᵀ loses
+   * a free part far smaller than the clipped one to cancellation, and q drifts with its updates; an
+   * infeasibility certificate is trusted only from these. Undefined when a free coordinate's constraint
+   * weight is so small that its square underflows float64 (the dual cannot see it).
+   */
+  const refresh = (): E.Either<ProbeError, void> => {
+    h.fill(0)
+    for (let i = 0; i < d; i++) {
+      if (clipped[i] === 1) continue
+      const a = columnOf(i)
+      for (let j = 0; j < m; j++) {
+        const v = Math.abs(a[j]!)
+        if (v !== 0 && v < 1e-150) {
+          return E.left(errors.invalidInput(`feature ${i} separates class ${t} from class ${classOf[j]} by a weight of ${v.toExponential(2)}: its square underflows float64 in the solver; rescale the model or the features`, 'model.weights'))
+        }
+      }
+      rankOne(i, 1)
+    }
+    q.set(cons.values(xt))
+    return E.right(undefined)
+  }
   for (let outer = 0; outer < 50 * (d + m); outer++) {
-    const sol = solveNnqp(h, q, m, lambda)
+    let sol = solveNnqp(h, q, m, lambda)
+    if (sol.converged && sol.unbounded !== undefined) {
+      iterations += sol.iterations + 1
+      const fresh = refresh()
+      if (E.isLeft(fresh)) return fresh
+      sol = solveNnqp(h, q, m, lambda)
+    }
     iterations += sol.iterations + 1
     lambda = sol.lambda
-    if (!sol.converged) return E.left(errors.notConverged('inverse softmax (the dual NNQP)', iterations, Number.NaN, 1e-13))
+    if (!sol.converged) return E.left(errors.notConverged('inverse softmax (the dual NNQP)', iterations, nnqpResidual(h, q, m, lambda), 1e-13))
     y.set(x0)
     for (let j = 0; j < m; j++) if (lambda[j]! > 0) cons.addRow(j, lambda[j]!, y)
     if (sol.unbounded !== undefined) {
@@ -286,8 +325,9 @@ export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: numb
       return E.right(result)
     }
   }
+  const last = finish(clipAlong(y, 0, undefined, lower, upper), lambda, iterations)
   return E.left({
-    ...errors.notConverged('inverse softmax (active set over clipped coordinates)', iterations, Number.NaN, 1e-9),
+    ...errors.notConverged('inverse softmax (active set over clipped coordinates)', iterations, last.kktResidual, 1e-9 * scale * Math.max(1, ...Array.from(lambda))),
     message: `inverse softmax did not converge: the set of clipped coordinates still changed after ${50 * (d + m)} rounds (${iterations} iterations); please report the problem`,
   })
 }
@@ -348,7 +388,7 @@ export const inverseSoftmaxBatch = (
   F.pipe(
     prepared(model),
     E.chain((prep) => {
-      const seed = validateSeed(options?.seed ?? 0, 'options.seed')
+      const seed = validateSeed(options?.seed === undefined ? 0 : options.seed, 'options.seed')
       return E.isLeft(seed) ? seed : E.right(prep)
     }),
     E.chain((prep) =>

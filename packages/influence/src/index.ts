@@ -1,10 +1,12 @@
 export {
   prepareInverseHvp,
   topEigenvalue,
+  validateInverseHvpOptions,
   type Examples,
   type InverseHvp,
   type InverseHvpMethod,
   type InverseHvpOptions,
+  type SolveOptions,
   type SolveReport,
 } from './inverse-hvp.js'
 export {
@@ -22,6 +24,8 @@ export {
   type InputInfluenceOptions,
 } from './influence.js'
 export { trainingSetAttack, type TrainingSetAttackOptions, type TrainingSetAttack, type AttackOutcome } from './attack.js'
-export { influenceProbe, type InfluenceProbeOptions, type InfluenceProbeResult } from './probe.js'
-export { validateAgainstRetraining, pearson, type RetrainingValidation } from './validate.js'
+export { influenceProbe, type InfluenceProbeOptions, type InfluenceProbeResult, type InfluenceModelSource } from './probe.js'
+export { influenceReport } from './report.js'
+export { modelFromJson, modelToJson, loadModelFile, type SavedLinearModel } from './model-file.js'
+export { validateAgainstRetraining, pearson, type RetrainingValidation, type RetrainingValidationOptions } from './validate.js'
 export { relativeError } from './linalg.js'

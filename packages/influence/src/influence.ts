@@ -1,7 +1,8 @@
-import { either as E, function as F } from 'fp-ts'
-import { errors, takeRows, type Matrix, type ProbeError } from '@sonde/oracle'
+import { either as E, taskEither as TE } from 'fp-ts'
+import { errors, noQueries, stage, takeRows, type Matrix, type ProbeError, type QueryUsage, type RunControl } from '@sonde/oracle'
 import { dot, type TwiceDifferentiable } from '@sonde/models'
-import { prepareInverseHvp, type Examples, type InverseHvp, type InverseHvpMethod, type InverseHvpOptions, type SolveReport } from './inverse-hvp.js'
+import { checkObject, controlOf, guarded, invalidOption, modelShape, validateExamples, validateModel } from './common.js'
+import { prepareChecked, validateInverseHvpOptions, type Examples, type InverseHvp, type InverseHvpMethod, type InverseHvpOptions, type SolveReport } from './inverse-hvp.js'
 
 /** Influence of every training point on every test point's loss. */
 export interface InfluenceScores {
@@ -28,57 +29,50 @@ export interface InfluenceScores {
   readonly solves: readonly SolveReport[]
   /** Full-data Hessian-vector products spent, preparation included. */
   readonly hessianVectorProducts: number
+  /** Oracle queries spent: none (white-box work on the model's parameters). */
+  readonly queries: QueryUsage
+  /** The seed: LiSSA's draws, or recorded (0 by default) for `'exact'` and `'cg'`, which make no random choice. */
+  readonly seed: number
 }
 
 /** Options of {@link influenceOnTest}, {@link selfInfluence} and {@link inputInfluence}. */
 export type InfluenceOptions = InverseHvpOptions
 
-const bad = (message: string, path: string): E.Either<ProbeError, never> => E.left(errors.invalidInput(message, path))
-
-/** Check a set of examples against the model: shapes, finite inputs, integer labels (in range when the model says how many classes). */
-export const validateExamples = (model: TwiceDifferentiable, ex: Examples, path: string, inputDim?: number): E.Either<ProbeError, void> => {
-  const { x, y } = ex
-  if (x === undefined || y === undefined) return bad(`${path} must be { x: Matrix, y: Int32Array }`, path)
-  if (x.data.length !== x.rows * x.cols) return bad(`${path}.x.data has ${x.data.length} values; ${x.rows}×${x.cols} needs ${x.rows * x.cols}`, `${path}.x`)
-  if (inputDim !== undefined && x.cols !== inputDim) return E.left(errors.shapeMismatch(`${path}.x`, `${inputDim} columns`, `${x.cols} columns`))
-  if (!(y instanceof Int32Array) || y.length !== x.rows) {
-    return E.left(errors.shapeMismatch(`${path}.y`, `an Int32Array of ${x.rows} labels (one per row of x)`, `${(y as { length?: number }).length} labels`))
-  }
-  for (let k = 0; k < x.data.length; k++) {
-    if (!Number.isFinite(x.data[k]!)) return bad(`${path}.x[${Math.floor(k / x.cols)}][${k % x.cols}] is ${x.data[k]}; expected a finite number`, `${path}.x`)
-  }
-  const classes = (model as { readonly info?: { readonly numClasses?: number } }).info?.numClasses
-  for (let i = 0; i < y.length; i++) {
-    if (!(y[i]! >= 0 && (classes === undefined || y[i]! < classes))) {
-      return bad(`${path}.y[${i}] is ${y[i]}; expected a label in 0..${classes === undefined ? '' : classes - 1}`, `${path}.y[${i}]`)
-    }
-  }
-  return E.right(undefined)
-}
-
-const inputDimOf = (model: TwiceDifferentiable): number | undefined => (model as { readonly info?: { readonly inputDim?: number } }).info?.inputDim
-
-/** Validate train and test, then prepare the solver. */
-const prepare = (
+/** Validate the model, train, test and options, then prepare the solver: every check before any work. */
+const prepare = async (
   model: TwiceDifferentiable,
   train: Examples,
   test: Examples | undefined,
   options: InfluenceOptions,
-): E.Either<ProbeError, InverseHvp> =>
-  F.pipe(
-    validateExamples(model, train, 'train', inputDimOf(model)),
-    E.chain(() => (train.x.rows === 0 ? bad('train has no rows', 'train') : E.right(undefined))),
-    E.chain(() => (test === undefined ? E.right(undefined) : validateExamples(model, test, 'test', train.x.cols))),
-    E.chain(() => prepareInverseHvp(model, train, options)),
-  )
+  extra: () => E.Either<ProbeError, void> = () => E.right(undefined),
+): Promise<E.Either<ProbeError, InverseHvp>> => {
+  const m = validateModel(model)
+  if (E.isLeft(m)) return m
+  const shape = modelShape(model)
+  const tr = validateExamples(train, 'train', shape.inputDim, shape.numClasses)
+  if (E.isLeft(tr)) return tr
+  if (train.x.rows === 0) return E.left(errors.invalidInput('train has no rows', 'train'))
+  if (test !== undefined) {
+    const te = validateExamples(test, 'test', train.x.cols, shape.numClasses)
+    if (E.isLeft(te)) return te
+  }
+  const seed = validateInverseHvpOptions(options, train.x.rows)
+  if (E.isLeft(seed)) return seed
+  const more = extra()
+  if (E.isLeft(more)) return more
+  return prepareChecked(model, train, options, seed.right)
+}
 
-/** s_test for every row of `grads` (t × p), stopping at the first failed solve. */
-const solveRows = (inv: InverseHvp, grads: Matrix): E.Either<ProbeError, { readonly s: Matrix; readonly reports: SolveReport[] }> => {
+/** s_test for every row of `grads` (t × p), stopping at the first failed solve; progress per solve. */
+const solveRows = async (inv: InverseHvp, grads: Matrix, control: RunControl): Promise<E.Either<ProbeError, { readonly s: Matrix; readonly reports: SolveReport[] }>> => {
   const p = grads.cols
   const s = new Float64Array(grads.rows * p)
   const reports: SolveReport[] = []
+  const progress = stage(control, 's_test', grads.rows)
   for (let a = 0; a < grads.rows; a++) {
-    const r = inv.solve(grads.data.slice(a * p, (a + 1) * p))
+    const ok = await progress.tick(a)
+    if (E.isLeft(ok)) return ok
+    const r = await inv.solve(grads.data.slice(a * p, (a + 1) * p), control)()
     if (E.isLeft(r)) return r
     s.set(r.right.x, a * p)
     reports.push(r.right.report)
@@ -87,16 +81,30 @@ const solveRows = (inv: InverseHvp, grads: Matrix): E.Either<ProbeError, { reado
 }
 
 /** Validate, prepare the solver, and solve s_test for every test row. */
-const sTestFor = (
+const sTestFor = async (
   model: TwiceDifferentiable,
   train: Examples,
   test: Examples,
   options: InfluenceOptions,
-): E.Either<ProbeError, { readonly inv: InverseHvp; readonly s: Matrix; readonly reports: SolveReport[] }> =>
-  F.pipe(
-    prepare(model, train, test, options),
-    E.chain((inv) => F.pipe(solveRows(inv, model.perExampleGradients(test.x, test.y)), E.map(({ s, reports }) => ({ inv, s, reports })))),
-  )
+  extra?: () => E.Either<ProbeError, void>,
+): Promise<E.Either<ProbeError, { readonly inv: InverseHvp; readonly s: Matrix; readonly reports: SolveReport[] }>> => {
+  const inv = await prepare(model, train, test, options, extra)
+  if (E.isLeft(inv)) return inv
+  const grads = model.perExampleGradients(test.x, test.y)
+  const bad = checkMatrix(grads, test.x.rows, model.numParams, 'perExampleGradients')
+  if (E.isLeft(bad)) return bad
+  const solved = await solveRows(inv.right, grads, controlOf(options))
+  return E.isLeft(solved) ? solved : E.right({ inv: inv.right, ...solved.right })
+}
+
+/** A matrix the model returned: the shape asked for and finite, else `BadResponse`. */
+const checkMatrix = (m: Matrix, rows: number, cols: number, what: string): E.Either<ProbeError, void> => {
+  if (m === null || typeof m !== 'object' || !(m.data instanceof Float64Array) || m.rows !== rows || m.cols !== cols || m.data.length !== rows * cols) {
+    return E.left(errors.badResponse(`the model's ${what} is not a ${rows} × ${cols} matrix`))
+  }
+  const bad = m.data.findIndex((v) => !Number.isFinite(v))
+  return bad >= 0 ? E.left(errors.badResponse(`the model's ${what} is not finite at row ${Math.floor(bad / cols)}, column ${bad % cols} (${m.data[bad]})`)) : E.right(undefined)
+}
 
 const productsOf = (inv: InverseHvp, reports: readonly SolveReport[]): number =>
   reports.reduce((acc, r) => acc + r.hessianVectorProducts, inv.preparationProducts)
@@ -104,12 +112,27 @@ const productsOf = (inv: InverseHvp, reports: readonly SolveReport[]): number =>
 /**
  * The removal scores of every training point from s_test vectors you already have (t × p, e.g.
  * from {@link prepareInverseHvp}): (1/n) (s_aᵀ ∇ℓⱼ + λ₂ s_aᵀθ̂) — see {@link InfluenceScores.scores}.
- * One `gradientProducts` pass; this is the second half of {@link influenceOnTest}.
+ * One `gradientProducts` pass; this is the second half of {@link influenceOnTest}. Pure and quick (no
+ * solve): `InvalidInput`/`ShapeMismatch` for bad arguments, `BadResponse` if the model answers non-finite.
  *
  * @example
- * const scores = scoresFromSTest(model, train, { rows: 1, cols: s.length, data: s })
+ * const scores = scoresFromSTest(model, train, { rows: 1, cols: s.length, data: s }) // Right(1 × n)
  */
-export const scoresFromSTest = (model: TwiceDifferentiable, train: Examples, sTest: Matrix): Matrix => {
+export const scoresFromSTest = (model: TwiceDifferentiable, train: Examples, sTest: Matrix): E.Either<ProbeError, Matrix> => {
+  try {
+    const m = validateModel(model)
+    if (E.isLeft(m)) return m
+    const tr = validateExamples(train, 'train', modelShape(model).inputDim, modelShape(model).numClasses)
+    if (E.isLeft(tr)) return tr
+    const st = validateExamples({ x: sTest, y: new Int32Array((sTest as Partial<Matrix> | null)?.rows ?? 0) }, 'sTest', model.numParams, undefined)
+    if (E.isLeft(st)) return st
+    return E.right(scoresOf(model, train, sTest))
+  } catch (cause) {
+    return E.left(errors.pluginFailed('the model', `a method of the white-box model threw: ${cause instanceof Error ? cause.message : String(cause)}`, cause))
+  }
+}
+
+const scoresOf = (model: TwiceDifferentiable, train: Examples, sTest: Matrix): Matrix => {
   const n = train.x.rows
   const t = sTest.rows
   const products = model.gradientProducts(train.x, train.y, sTest)
@@ -131,49 +154,64 @@ export const scoresFromSTest = (model: TwiceDifferentiable, train: Examples, sTe
  *
  * One inverse-Hessian solve per test point (s_test, reused); the scores for all training
  * points are then one product (`model.gradientProducts`), so more training points cost little.
+ * Async: progress per solve and per CG iteration / LiSSA step / Hessian row; `options.signal` stops it with
+ * `Aborted`. No oracle queries (`queries` is zero); `seed` is echoed (required for LiSSA).
  *
  * @example
- * const infl = influenceOnTest(model, train, { x: digit, y: Int32Array.of(9) }, { method: 'cg' })
- * if (E.isRight(infl)) console.log(mostInfluential(infl.right, 0, 5, 'harmful'))
+ * const infl = await toPromise(influenceOnTest(model, train, { x: digit, y: Int32Array.of(9) }, { method: 'cg' }))
+ * const harmful = mostInfluential(infl, 0, 5, 'harmful')
  */
-export const influenceOnTest = (model: TwiceDifferentiable, train: Examples, test: Examples, options: InfluenceOptions = {}): E.Either<ProbeError, InfluenceScores> =>
-  F.pipe(
-    sTestFor(model, train, test, options),
-    E.map(({ inv, s, reports }) => {
-      return {
-        scores: scoresFromSTest(model, train, s),
-        sTest: s,
-        testLosses: model.losses(test.x, test.y),
-        method: inv.method,
-        damping: inv.damping,
-        ...(inv.scale !== undefined ? { scale: inv.scale } : {}),
-        solves: reports,
-        hessianVectorProducts: productsOf(inv, reports),
-      }
-    }),
-  )
+export const influenceOnTest = (model: TwiceDifferentiable, train: Examples, test: Examples, options: InfluenceOptions = {}): TE.TaskEither<ProbeError, InfluenceScores> =>
+  guarded(async () => {
+    const solved = await sTestFor(model, train, test, options)
+    if (E.isLeft(solved)) return solved
+    const { inv, s, reports } = solved.right
+    const scores = scoresOf(model, train, s)
+    const bad = checkMatrix(scores, s.rows, train.x.rows, 'gradientProducts (the scores)')
+    if (E.isLeft(bad)) return bad
+    return E.right({
+      scores,
+      sTest: s,
+      testLosses: model.losses(test.x, test.y),
+      method: inv.method,
+      damping: inv.damping,
+      ...(inv.scale !== undefined ? { scale: inv.scale } : {}),
+      solves: reports,
+      hessianVectorProducts: productsOf(inv, reports),
+      queries: noQueries,
+      seed: inv.seed,
+    })
+  })
 
 /**
  * Indices of the `count` training points with the largest influence on test point `testRow`:
  * `'helpful'` (largest positive scores: removing them hurts most), `'harmful'` (most negative)
- * or `'absolute'` (largest |score|).
+ * or `'absolute'` (largest |score|). Ties go to the lower index. `InvalidOptions` for a test row outside
+ * the scores or a count that is not an integer ≥ 0.
  *
  * @example
- * const harmful = mostInfluential(scores, 0, 8, 'harmful')
+ * const harmful = mostInfluential(scores, 0, 8, 'harmful') // Right(Int32Array of 8 training rows)
  */
 export const mostInfluential = (
   influence: Pick<InfluenceScores, 'scores'>,
   testRow: number,
   count: number,
   direction: 'helpful' | 'harmful' | 'absolute' = 'absolute',
-): Int32Array => {
-  const { scores } = influence
-  if (!(Number.isInteger(testRow) && testRow >= 0 && testRow < scores.rows)) throw new RangeError(`testRow is ${testRow}; expected 0..${scores.rows - 1}`)
+): E.Either<ProbeError, Int32Array> => {
+  const scores = (influence as Partial<Pick<InfluenceScores, 'scores'>> | null)?.scores
+  if (scores === undefined || scores === null || !(scores.data instanceof Float64Array) || scores.data.length !== scores.rows * scores.cols) {
+    return E.left(errors.invalidInput('influence.scores is not a Matrix (t × n scores)', 'influence.scores'))
+  }
+  if (!(Number.isInteger(testRow) && testRow >= 0 && testRow < scores.rows)) return invalidOption('testRow', `is ${String(testRow)}; expected 0..${scores.rows - 1}`)
+  if (!(Number.isInteger(count) && count >= 0)) return invalidOption('count', `is ${String(count)}; expected an integer ≥ 0`)
+  if (direction !== 'helpful' && direction !== 'harmful' && direction !== 'absolute') return invalidOption('direction', `is ${String(direction)}; expected 'helpful', 'harmful' or 'absolute'`)
   const n = scores.cols
   const row = scores.data.subarray(testRow * n, (testRow + 1) * n)
   const key = direction === 'helpful' ? (j: number) => row[j]! : direction === 'harmful' ? (j: number) => -row[j]! : (j: number) => Math.abs(row[j]!)
-  const order = Array.from({ length: n }, (_, j) => j).sort((a, b) => key(b) - key(a) || a - b)
-  return Int32Array.from(order.slice(0, Math.max(0, Math.min(count, n))))
+  // NaN keys sort last, never ahead of a real score.
+  const k = (j: number): number => (Number.isNaN(key(j)) ? -Infinity : key(j))
+  const order = Array.from({ length: n }, (_, j) => j).sort((a, b) => k(b) - k(a) || a - b)
+  return E.right(Int32Array.from(order.slice(0, Math.min(count, n))))
 }
 
 /** Self-influence of every training point. */
@@ -193,6 +231,9 @@ export interface SelfInfluence {
    * first and every 64th.
    */
   readonly worstResidual: number
+  /** Oracle queries spent: none. */
+  readonly queries: QueryUsage
+  readonly seed: number
 }
 
 /** Rows per chunk of per-example gradients (bounds memory at chunk × p). */
@@ -200,38 +241,47 @@ const CHUNK = 256
 
 /**
  * Self-influence of every training point: n inverse-Hessian solves (one Cholesky factor and n
- * triangular solves with `'exact'`, the cheapest choice when p is a few thousand).
+ * triangular solves with `'exact'`, the cheapest choice when p is a few thousand). Progress per solve
+ * (`'self-influence'`, i of n); `options.signal` stops it with `Aborted`.
  *
  * @example
- * const self = selfInfluence(model, train, { method: 'exact' })
+ * const self = await toPromise(selfInfluence(model, train, { method: 'exact' }))
  */
-export const selfInfluence = (model: TwiceDifferentiable, train: Examples, options: InfluenceOptions = {}): E.Either<ProbeError, SelfInfluence> =>
-  F.pipe(
-    prepare(model, train, undefined, options),
-    E.chain((inv) => {
-      const n = train.x.rows
-      const d = train.x.cols
-      const p = model.numParams
-      const theta = model.params()
-      const values = new Float64Array(n)
-      let products = inv.preparationProducts
-      let worst = 0
-      for (let start = 0; start < n; start += CHUNK) {
-        const rows = Math.min(CHUNK, n - start)
-        const g = model.perExampleGradients({ rows, cols: d, data: train.x.data.subarray(start * d, (start + rows) * d) }, train.y.subarray(start, start + rows))
-        for (let k = 0; k < rows; k++) {
-          const gi = g.data.subarray(k * p, (k + 1) * p)
-          const i = start + k
-          const r = inv.solve(gi.slice(), { check: i % 64 === 0 })
-          if (E.isLeft(r)) return r
-          products += r.right.report.hessianVectorProducts
-          if (!Number.isNaN(r.right.report.relativeResidual)) worst = Math.max(worst, r.right.report.relativeResidual)
-          values[start + k] = (dot(gi, r.right.x) + model.l2 * dot(theta, r.right.x)) / n
-        }
+export const selfInfluence = (model: TwiceDifferentiable, train: Examples, options: InfluenceOptions = {}): TE.TaskEither<ProbeError, SelfInfluence> =>
+  guarded(async () => {
+    const prepared = await prepare(model, train, undefined, options)
+    if (E.isLeft(prepared)) return prepared
+    const inv = prepared.right
+    const control = controlOf(options)
+    const n = train.x.rows
+    const d = train.x.cols
+    const p = model.numParams
+    const theta = model.params()
+    const values = new Float64Array(n)
+    let products = inv.preparationProducts
+    let worst = 0
+    const progress = stage(control, 'self-influence', n)
+    for (let start = 0; start < n; start += CHUNK) {
+      const rows = Math.min(CHUNK, n - start)
+      const g = model.perExampleGradients({ rows, cols: d, data: train.x.data.subarray(start * d, (start + rows) * d) }, train.y.subarray(start, start + rows))
+      const bad = checkMatrix(g, rows, p, 'perExampleGradients')
+      if (E.isLeft(bad)) return bad
+      for (let k = 0; k < rows; k++) {
+        const i = start + k
+        const ok = await progress.tick(i)
+        if (E.isLeft(ok)) return ok
+        const gi = g.data.subarray(k * p, (k + 1) * p)
+        const r = await inv.solve(gi.slice(), { ...control, check: i % 64 === 0 })()
+        if (E.isLeft(r)) return r
+        products += r.right.report.hessianVectorProducts
+        if (!Number.isNaN(r.right.report.relativeResidual)) worst = Math.max(worst, r.right.report.relativeResidual)
+        values[i] = (dot(gi, r.right.x) + model.l2 * dot(theta, r.right.x)) / n
       }
-      return E.right({ values, method: inv.method, damping: inv.damping, hessianVectorProducts: products, worstResidual: worst })
-    }),
-  )
+    }
+    const done = progress.check(n)
+    if (E.isLeft(done)) return done
+    return E.right({ values, method: inv.method, damping: inv.damping, hessianVectorProducts: products, worstResidual: worst, queries: noQueries, seed: inv.seed })
+  })
 
 /** Training points ordered from most to least suspicious. */
 export interface SuspiciousLabels extends SelfInfluence {
@@ -244,17 +294,14 @@ export interface SuspiciousLabels extends SelfInfluence {
  * is where mislabels concentrate.
  *
  * @example
- * const { order } = unwrap(rankSuspiciousLabels(model, train, { method: 'exact' }))
+ * const { order } = await toPromise(rankSuspiciousLabels(model, train, { method: 'exact' }))
  * const toInspect = order.subarray(0, Math.round(0.1 * order.length))
  */
-export const rankSuspiciousLabels = (model: TwiceDifferentiable, train: Examples, options: InfluenceOptions = {}): E.Either<ProbeError, SuspiciousLabels> =>
-  F.pipe(
-    selfInfluence(model, train, options),
-    E.map((self) => {
-      const order = Int32Array.from({ length: self.values.length }, (_, i) => i).sort((a, b) => self.values[b]! - self.values[a]! || a - b)
-      return { ...self, order }
-    }),
-  )
+export const rankSuspiciousLabels = (model: TwiceDifferentiable, train: Examples, options: InfluenceOptions = {}): TE.TaskEither<ProbeError, SuspiciousLabels> =>
+  TE.map((self: SelfInfluence) => {
+    const order = Int32Array.from({ length: self.values.length }, (_, i) => i).sort((a, b) => self.values[b]! - self.values[a]! || a - b)
+    return { ...self, order }
+  })(selfInfluence(model, train, options))
 
 /** How moving each training input would change each test loss. */
 export interface InputInfluence {
@@ -269,6 +316,9 @@ export interface InputInfluence {
   readonly sTest: Matrix
   readonly solves: readonly SolveReport[]
   readonly hessianVectorProducts: number
+  /** Oracle queries spent: none. */
+  readonly queries: QueryUsage
+  readonly seed: number
 }
 
 /** Options of {@link inputInfluence}. */
@@ -277,33 +327,47 @@ export interface InputInfluenceOptions extends InfluenceOptions {
   readonly rows?: ArrayLike<number>
 }
 
+/** `options.rows`: training rows in 0..n−1, when given. */
+export const validateRows = (rows: unknown, n: number, path = 'options.rows'): E.Either<ProbeError, void> => {
+  if (rows === undefined) return E.right(undefined)
+  if (!(Array.isArray(rows) || ArrayBuffer.isView(rows))) return invalidOption(path, `is ${rows === null ? 'null' : typeof rows}; expected an array of training rows`)
+  const r = rows as ArrayLike<unknown>
+  for (let k = 0; k < r.length; k++) {
+    const v = r[k]
+    if (!(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < n)) return invalidOption(`${path}[${k}]`, `is ${String(v)}; expected a training row in 0..${n - 1}`)
+  }
+  return E.right(undefined)
+}
+
 /**
  * I_pert,loss: the gradient of each test loss with respect to each training input, through
  * the refit (one s_test solve per test point, then one mixed-derivative pass over the training
  * rows asked for).
  *
  * @example
- * const pert = inputInfluence(model, train, test)
+ * const pert = await toPromise(inputInfluence(model, train, test))
  */
-export const inputInfluence = (model: TwiceDifferentiable, train: Examples, test: Examples, options: InputInfluenceOptions = {}): E.Either<ProbeError, InputInfluence> => {
-  const n = train.x.rows
-  const rows = options.rows
-  if (rows !== undefined) {
-    for (let k = 0; k < rows.length; k++) {
-      if (!(Number.isInteger(rows[k]) && rows[k]! >= 0 && rows[k]! < n)) return E.left(errors.invalidOptions([{ path: `options.rows[${k}]`, message: `is ${rows[k]}; expected a training row in 0..${n - 1}` }]))
+export const inputInfluence = (model: TwiceDifferentiable, train: Examples, test: Examples, options: InputInfluenceOptions = {}): TE.TaskEither<ProbeError, InputInfluence> =>
+  guarded(async () => {
+    const o = checkObject(options)
+    if (E.isLeft(o)) return o
+    const rows = options.rows
+    const solved = await sTestFor(model, train, test, options, () => validateRows(rows, train.x.rows))
+    if (E.isLeft(solved)) return solved
+    const n = train.x.rows
+    const { inv, s, reports } = solved.right
+    const x = rows === undefined ? train.x : takeRows(train.x, rows)
+    const y = rows === undefined ? train.y : Int32Array.from(rows, (j) => train.y[j]!)
+    const progress = stage(controlOf(options), 'input influence', test.x.rows)
+    const gradients: Matrix[] = []
+    for (let a = 0; a < test.x.rows; a++) {
+      const ok = await progress.tick(a)
+      if (E.isLeft(ok)) return ok
+      const m = model.mixedGradientProduct(x, y, s.data.slice(a * s.cols, (a + 1) * s.cols))
+      const bad = checkMatrix(m, x.rows, x.cols, 'mixedGradientProduct')
+      if (E.isLeft(bad)) return bad
+      for (let k = 0; k < m.data.length; k++) m.data[k] = -m.data[k]! / n
+      gradients.push(m)
     }
-  }
-  const x = rows === undefined ? train.x : takeRows(train.x, rows)
-  const y = rows === undefined ? train.y : Int32Array.from(rows, (j) => train.y[j]!)
-  return F.pipe(
-    sTestFor(model, train, test, options),
-    E.map(({ inv, s, reports }) => {
-      const gradients = Array.from({ length: test.x.rows }, (_, a) => {
-        const m = model.mixedGradientProduct(x, y, s.data.slice(a * s.cols, (a + 1) * s.cols))
-        for (let k = 0; k < m.data.length; k++) m.data[k] = -m.data[k]! / n
-        return m
-      })
-      return { gradients, sTest: s, solves: reports, hessianVectorProducts: productsOf(inv, reports) }
-    }),
-  )
-}
+    return E.right({ gradients, sTest: s, solves: reports, hessianVectorProducts: productsOf(inv, reports), queries: noQueries, seed: inv.seed })
+  })

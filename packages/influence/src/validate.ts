@@ -1,6 +1,7 @@
-import { either as E } from 'fp-ts'
-import { errors, type ProbeError } from '@sonde/oracle'
+import { either as E, taskEither as TE } from 'fp-ts'
+import { errors, noQueries, stage, type ProbeError, type QueryUsage, type RunControl } from '@sonde/oracle'
 import type { FitOptions, TwiceDifferentiable } from '@sonde/models'
+import { checkControl, checkObject, controlOf, guarded, modelShape, optionalSeed, validateExamples, validateModel } from './common.js'
 import type { Examples } from './inverse-hvp.js'
 import { mostInfluential, type InfluenceScores } from './influence.js'
 
@@ -18,10 +19,35 @@ export interface RetrainingValidation {
   readonly slope: number
   /** Refits run (one per index). */
   readonly refits: number
+  /** Oracle queries spent: none. */
+  readonly queries: QueryUsage
+  /** Recorded (default 0): the check makes no random choice. */
+  readonly seed: number
 }
 
-/** Pearson correlation of two equally long series (NaN when either is constant). */
+/** Options of {@link validateAgainstRetraining}. */
+export interface RetrainingValidationOptions extends RunControl {
+  /** Training points checked, largest |score| first (default 50, at least 2). */
+  readonly count?: number
+  /** The test row whose scores are checked (default 0). */
+  readonly testRow?: number
+  /** Options of each refit (warm-started from the model). */
+  readonly fit?: FitOptions
+  /** Recorded in the result (default 0); nothing is random. */
+  readonly seed?: number
+}
+
+const isNumbers = (u: unknown): u is ArrayLike<number> => (Array.isArray(u) || ArrayBuffer.isView(u)) && typeof (u as { length?: unknown }).length === 'number'
+
+/**
+ * Pearson correlation of two equally long series: NaN when either is constant, when they differ in
+ * length or are not arrays of numbers (undefined, never a throw).
+ *
+ * @example
+ * pearson([1, 2, 3], [2, 4, 7]) // 0.993
+ */
 export const pearson = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  if (!isNumbers(a) || !isNumbers(b) || a.length !== b.length || a.length < 2) return Number.NaN
   const n = a.length
   let ma = 0
   let mb = 0
@@ -57,42 +83,62 @@ const without = (train: Examples, j: number): Examples => {
  * Check influence scores the way Koh & Liang do (their Figure 2): remove each of the `count`
  * training points of largest |score| for test point `testRow`, refit (warm-started, to
  * `fit.tol`), and compare the actual change in that test loss with the predicted one. Costs
- * `count` refits: the honest check before trusting scores on a new model.
+ * `count` refits: the honest check before trusting scores on a new model. Progress per refit
+ * (`'retraining'`); `options.signal` stops it with `Aborted`.
  *
  * @example
- * const check = validateAgainstRetraining(model, train, test, scores, { count: 50 })
- * if (E.isRight(check)) console.log(check.right.pearson)
+ * const check = await toPromise(validateAgainstRetraining(model, train, test, scores, { count: 50 }))
+ * console.log(check.pearson)
  */
 export const validateAgainstRetraining = (
   model: TwiceDifferentiable,
   train: Examples,
   test: Examples,
   scores: Pick<InfluenceScores, 'scores'>,
-  options: { readonly count?: number; readonly testRow?: number; readonly fit?: FitOptions } = {},
-): E.Either<ProbeError, RetrainingValidation> => {
-  const testRow = options.testRow ?? 0
-  const count = options.count ?? 50
-  if (scores.scores.cols !== train.x.rows) return E.left(errors.shapeMismatch('scores', `${train.x.rows} columns (one per training row)`, `${scores.scores.cols}`))
-  if (!(Number.isInteger(testRow) && testRow >= 0 && testRow < test.x.rows)) return E.left(errors.invalidOptions([{ path: 'options.testRow', message: `is ${testRow}; expected 0..${test.x.rows - 1}` }]))
-  if (!(Number.isInteger(count) && count >= 2)) return E.left(errors.invalidOptions([{ path: 'options.count', message: `is ${count}; expected an integer ≥ 2` }]))
-  const d = test.x.cols
-  const one = { x: { rows: 1, cols: d, data: test.x.data.slice(testRow * d, (testRow + 1) * d) }, y: test.y.slice(testRow, testRow + 1) }
-  const before = model.losses(one.x, one.y)[0]!
-  const indices = mostInfluential(scores, testRow, count, 'absolute')
-  const predicted = new Float64Array(indices.length)
-  const actual = new Float64Array(indices.length)
-  for (const [k, j] of indices.entries()) {
-    const loo = without(train, j)
-    const refit = model.refit(loo.x, loo.y, options.fit)
-    if (E.isLeft(refit)) return refit
-    predicted[k] = scores.scores.data[testRow * scores.scores.cols + j]!
-    actual[k] = refit.right.model.losses(one.x, one.y)[0]! - before
-  }
-  let num = 0
-  let den = 0
-  for (let k = 0; k < indices.length; k++) {
-    num += actual[k]! * predicted[k]!
-    den += predicted[k]! ** 2
-  }
-  return E.right({ indices, predicted, actual, pearson: pearson(predicted, actual), slope: num / den, refits: indices.length })
-}
+  options: RetrainingValidationOptions = {},
+): TE.TaskEither<ProbeError, RetrainingValidation> =>
+  guarded(async () => {
+    const checks = [validateModel(model), checkObject(options), checkControl(options)]
+    for (const c of checks) if (E.isLeft(c)) return c
+    const seed = optionalSeed(options.seed)
+    if (E.isLeft(seed)) return seed
+    const shape = modelShape(model)
+    const tr = validateExamples(train, 'train', shape.inputDim, shape.numClasses)
+    if (E.isLeft(tr)) return tr
+    const te = validateExamples(test, 'test', train.x.cols, shape.numClasses)
+    if (E.isLeft(te)) return te
+    const testRow = options.testRow ?? 0
+    const count = options.count ?? 50
+    const sc = (scores as Partial<Pick<InfluenceScores, 'scores'>> | null)?.scores
+    if (sc === undefined || sc === null || !(sc.data instanceof Float64Array)) return E.left(errors.invalidInput('scores.scores is not a Matrix', 'scores'))
+    if (sc.cols !== train.x.rows) return E.left(errors.shapeMismatch('scores', `${train.x.rows} columns (one per training row)`, `${sc.cols}`))
+    if (!(Number.isInteger(testRow) && testRow >= 0 && testRow < test.x.rows && testRow < sc.rows)) {
+      return E.left(errors.invalidOptions([{ path: 'options.testRow', message: `is ${String(testRow)}; expected 0..${Math.min(test.x.rows, sc.rows) - 1}` }]))
+    }
+    if (!(Number.isInteger(count) && count >= 2)) return E.left(errors.invalidOptions([{ path: 'options.count', message: `is ${String(count)}; expected an integer ≥ 2` }]))
+    const d = test.x.cols
+    const one = { x: { rows: 1, cols: d, data: test.x.data.slice(testRow * d, (testRow + 1) * d) }, y: test.y.slice(testRow, testRow + 1) }
+    const before = model.losses(one.x, one.y)[0]!
+    const ranked = mostInfluential({ scores: sc }, testRow, count, 'absolute')
+    if (E.isLeft(ranked)) return ranked
+    const indices = ranked.right
+    const predicted = new Float64Array(indices.length)
+    const actual = new Float64Array(indices.length)
+    const progress = stage(controlOf(options), 'retraining', indices.length)
+    for (const [k, j] of indices.entries()) {
+      const ok = await progress.tick(k)
+      if (E.isLeft(ok)) return ok
+      const loo = without(train, j)
+      const refit = model.refit(loo.x, loo.y, options.fit)
+      if (E.isLeft(refit)) return refit
+      predicted[k] = sc.data[testRow * sc.cols + j]!
+      actual[k] = refit.right.model.losses(one.x, one.y)[0]! - before
+    }
+    let num = 0
+    let den = 0
+    for (let k = 0; k < indices.length; k++) {
+      num += actual[k]! * predicted[k]!
+      den += predicted[k]! ** 2
+    }
+    return E.right({ indices, predicted, actual, pearson: pearson(predicted, actual), slope: num / den, refits: indices.length, queries: noQueries, seed: seed.right })
+  })

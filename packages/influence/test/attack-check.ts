@@ -3,7 +3,7 @@ import { takeRows } from '@sonde/oracle'
 import { LogisticRegression } from '@sonde/models'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
 import { trainingSetAttack } from '../src/index.js'
-import { unwrap } from './helpers.js'
+import { run, unwrap } from './helpers.js'
 
 /** MNIST 1 vs 7 as a binary problem: label 0 = "1", label 1 = "7". */
 export const onesAndSevens = () => {
@@ -24,7 +24,7 @@ export const onesAndSevens = () => {
  * model trained from scratch on the poisoned data, each setting flips at least one, and every attack raises
  * its target's loss.
  */
-export const checkAttack = (count: number): void => {
+export const checkAttack = async (count: number): Promise<void> => {
   const { train, test } = onesAndSevens()
   const l2 = 0.01
   const eps = 0.1
@@ -32,7 +32,7 @@ export const checkAttack = (count: number): void => {
   const z = model.logits(test.x)
   const margins = Array.from({ length: test.x.rows }, (_, i) => (test.y[i] === 1 ? 1 : -1) * z.data[2 * i + 1]!)
   const targets = Array.from(margins.keys()).filter((i) => margins[i]! > 0).sort((a, b) => margins[a]! - margins[b]!).slice(0, count)
-  const results = [1, 2].map((perturbed) => unwrap(trainingSetAttack(model, train, test, { epsilon: eps, perturbed, steps: 10, targets })))
+  const results = [await run(trainingSetAttack(model, train, test, { epsilon: eps, perturbed: 1, steps: 10, targets })), await run(trainingSetAttack(model, train, test, { epsilon: eps, perturbed: 2, steps: 10, targets }))]
   for (const [i, r] of results.entries()) console.log(`training-set attack, ${i + 1} image(s), ε = ${eps}: ${r.flipped}/${r.attempted} flipped (${r.retrains} retrainings)`)
   for (const r of results) {
     for (const o of r.outcomes) {

@@ -1,4 +1,4 @@
-import { either as E } from 'fp-ts'
+import { either as E, type taskEither as TE } from 'fp-ts'
 import { takeRows, type Matrix } from '@sonde/oracle'
 import type { TwiceDifferentiable } from '@sonde/models'
 import { downsampleImages, type Dataset } from '@sonde/datasets'
@@ -10,6 +10,9 @@ export const unwrap = <A>(e: E.Either<{ readonly message: string }, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left.message)
   return e.right
 }
+
+/** Run a TaskEither and unwrap its Right (a test fails on Left). */
+export const run = async <A>(te: TE.TaskEither<{ readonly message: string }, A>): Promise<A> => unwrap(await te())
 
 /** The training set without row j. */
 export const without = (train: Examples, j: number): Examples => {

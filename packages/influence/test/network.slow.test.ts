@@ -3,7 +3,7 @@ import { takeRows, toPromise } from '@sonde/oracle'
 import { buildMlp, differentiableNetwork, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
 import { influenceOnTest, validateAgainstRetraining } from '../src/index.js'
-import { pool2, unwrap } from './helpers.js'
+import { pool2, run, unwrap } from './helpers.js'
 
 beforeAll(async () => {
   await useFastestBackend()
@@ -23,8 +23,8 @@ describe('a tfjs MLP with damping (Koh & Liang’s non-convex check)', () => {
     // float32 gradients put the floor of ‖∇F‖ near 1e-5, so retraining stops at 3e-5.
     const net = unwrap(differentiableNetwork(mlp, { l2: 0.01, damping: 0.01 }).refit(train.x, train.y, { tol: 1e-5, maxIter: 300 })).model
     const test = { x: takeRows(testSet.x, [0]), y: testSet.y.slice(0, 1) }
-    const infl = unwrap(influenceOnTest(net, train, test, { method: 'cg', tol: 1e-6 }))
-    const check = unwrap(validateAgainstRetraining(net, train, test, infl, { count: 50, fit: { tol: 3e-5 } }))
+    const infl = await run(influenceOnTest(net, train, test, { method: 'cg', tolerance: 1e-6 }))
+    const check = await run(validateAgainstRetraining(net, train, test, infl, { count: 50, fit: { tol: 3e-5 } }))
     const r = check.pearson
     console.log(`tfjs MLP (p = ${net.numParams}, n = ${train.x.rows}, damping 0.01): Pearson ${r.toFixed(3)} over the top 50`)
     expect(r).toBeGreaterThanOrEqual(0.8)

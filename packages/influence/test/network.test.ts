@@ -3,7 +3,7 @@ import { takeRows, toPromise } from '@sonde/oracle'
 import { buildMlp, differentiableNetwork, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs } from '@sonde/datasets'
 import { influenceOnTest, validateAgainstRetraining } from '../src/index.js'
-import { unwrap } from './helpers.js'
+import { run, unwrap } from './helpers.js'
 
 beforeAll(async () => {
   await useFastestBackend()
@@ -21,8 +21,8 @@ describe('a small tfjs MLP with damping (Koh & Liang’s non-convex check)', () 
     // Polish to a stationary point of the regularised objective, as the influence derivation assumes;
     // float32 gradients put the floor of ‖∇F‖ near 1e-5, so retraining stops at 3e-5.
     const net = unwrap(differentiableNetwork(mlp, { l2: 0.01, damping: 0.01 }).refit(train.x, train.y, { tol: 1e-5, maxIter: 300 })).model
-    const infl = unwrap(influenceOnTest(net, train, test, { method: 'cg', tol: 1e-6 }))
-    const check = unwrap(validateAgainstRetraining(net, train, test, infl, { count: 20, fit: { tol: 3e-5 } }))
+    const infl = await run(influenceOnTest(net, train, test, { method: 'cg', tolerance: 1e-6 }))
+    const check = await run(validateAgainstRetraining(net, train, test, infl, { count: 20, fit: { tol: 3e-5 } }))
     console.log(`small tfjs MLP (p = ${net.numParams}, n = ${train.x.rows}, damping 0.01): Pearson ${check.pearson.toFixed(3)} over the top 20`)
     expect(check.pearson).toBeGreaterThanOrEqual(0.8)
   })

@@ -3,14 +3,14 @@ import { createRng, permutation, takeRows } from '@sonde/oracle'
 import { SoftmaxRegression } from '@sonde/models'
 import { gaussianBlobs, loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
 import { rankSuspiciousLabels, selfInfluence } from '../src/index.js'
-import { pearson, pool2, unwrap, without } from './helpers.js'
+import { pearson, pool2, run, unwrap, without } from './helpers.js'
 
 describe('self-influence', () => {
-  it('equals the actual change in each point’s own loss when it is left out (Pearson ≥ 0.99)', () => {
+  it('equals the actual change in each point’s own loss when it is left out (Pearson ≥ 0.99)', async () => {
     const ds = gaussianBlobs({ n: 120, dim: 4, classes: 3, spread: 1.4, seed: 9 })
     const train = { x: ds.x, y: ds.y }
     const model = unwrap(SoftmaxRegression.fit(train.x, train.y, { numClasses: 3, l2: 0.02 })).model
-    const self = unwrap(selfInfluence(model, train, { method: 'exact' }))
+    const self = await run(selfInfluence(model, train, { method: 'exact' }))
     const actual = Array.from({ length: 120 }, (_, j) => {
       const loo = without(train, j)
       const refit = unwrap(model.refit(loo.x, loo.y)).model
@@ -18,7 +18,7 @@ describe('self-influence', () => {
       return refit.losses(one.x, one.y)[0]! - model.losses(one.x, one.y)[0]!
     })
     expect(pearson(self.values, actual)).toBeGreaterThanOrEqual(0.99)
-    const cg = unwrap(selfInfluence(model, train, { method: 'cg' }))
+    const cg = await run(selfInfluence(model, train, { method: 'cg' }))
     for (let j = 0; j < 120; j++) expect(Math.abs(cg.values[j]! - self.values[j]!)).toBeLessThanOrEqual(1e-9 * (1 + Math.abs(self.values[j]!)))
   })
 })
@@ -27,7 +27,7 @@ describe('mislabel detection (10 % of labels flipped, 14×14 digits)', () => {
   // Measured (seeded): self-influence 0.40 / 0.62 / 0.90 / 0.98 / 1 / 1 of the flips at 5–30 %
   // inspected, training loss 0.40 / 0.63 / 0.87 / 0.95 / 0.98 / 0.98, random 0.05 … 0.40. For a
   // linear model the two rankings are close: ∇ℓᵢ = rᵢ ⊗ x̃ᵢ ties self-influence to the residual.
-  it('inspecting by self-influence finds as many flips as by training loss over 5–30 % and far more than random', { timeout: 300_000 }, () => {
+  it('inspecting by self-influence finds as many flips as by training loss over 5–30 % and far more than random', { timeout: 300_000 }, async () => {
     const mnist = pool2(loadMnist())
     const { train: idx } = stratifiedSplit(mnist.y, { testFraction: 0.5, seed: 11, limit: 1200 })
     const ds = subset(mnist, idx)
@@ -41,7 +41,7 @@ describe('mislabel detection (10 % of labels flipped, 14×14 digits)', () => {
     }
     const train = { x: ds.x, y }
     const model = unwrap(SoftmaxRegression.fit(train.x, train.y, { l2: 0.001 })).model
-    const { order } = unwrap(rankSuspiciousLabels(model, train, { method: 'exact' }))
+    const { order } = await run(rankSuspiciousLabels(model, train, { method: 'exact' }))
     const losses = model.losses(train.x, train.y)
     const byLoss = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => losses[b]! - losses[a]!)
     const byRandom = permutation(n, createRng(13))

@@ -41,9 +41,9 @@ console.log(`vendor model: 784-32-10 ReLU, ${(100 * accuracy).toFixed(1)} % on 1
 
 // What the attacker holds: the endpoint, metered, with a quota.
 const endpoint = F.pipe(vendorModel, budget(50_000), meter)
-const ex = await toPromise(extractReluNetwork(endpoint, { seed: 1 }))
+const ex = await toPromise(extractReluNetwork(endpoint, { seed: 1, budget: 50_000 }))
 const fid = await toPromise(ex.fidelity(testSet.x))
-console.log(`extracted ${ex.model.hidden} hidden units (${ex.model.hidden / 10} per logit) with ${ex.queries.gradientRows} gradient rows and ${ex.queries.valueRows} value rows`)
+console.log(`extracted ${ex.model.hidden} hidden units (${ex.model.hidden / 10} per logit) with ${ex.queries.gradientRows} gradient rows and ${ex.queries.predictRows} value rows (verified to ${ex.verification?.maxRelativeError.toExponential(1)} at random points)`)
 console.log(`on 1,000 real test digits: agreement ${(100 * fid.agreement).toFixed(1)} %, max relative logit error ${fid.maxRelativeError.toExponential(1)}`)
 console.log(`(a value-only extraction needs O(h·d) ≈ ${(4 * 32 * 784 * 10).toLocaleString('en')} rows for the same network)`)
 

@@ -11,7 +11,7 @@ import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs
 import { counterfactual } from '@sonde/inverse-classification'
 import { influenceOnTest, mostInfluential } from '@sonde/influence'
 import { defuse, trainVae } from '@sonde/debugging'
-import { gradientMatchingCopy } from '@sonde/gradient-extraction'
+import { gradientMatchingCopy } from '@sonde/gradient-extraction/tfjs'
 import { copyClassifier, jitter, mlpCopy, uniformBox } from '@sonde/copying'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
 import { cachedModel } from './model-cache.js'
@@ -104,10 +104,10 @@ console.log(
 console.log('\nWhat 50 queries buy (agreement with the box on the test digits):')
 const fifty = subset(trainSet, Array.from({ length: 200 }, (_, i) => 2000 + i)).x
 for (const [name, lambda] of [['labels only', 0], ['labels + gradient explanations', 1]] as const) {
-  const r = await toPromise(gradientMatchingCopy(blackBox, fifty, { queries: 50, fit: 'labels', lambda, seed: 1, epochs: 150 }))
+  const r = await toPromise(gradientMatchingCopy(blackBox, fifty, { budget: 50, fit: 'labels', lambda, seed: 1, epochs: 150 }))
   const p2 = await toPromise(r.copy.predict(testSet.x))
   const a = labelAgreement(p2.labels, all.labels)
-  console.log(`  ${name}: ${(100 * a).toFixed(1)} % (${r.queries.valueRows} value rows, ${r.queries.gradientRows} gradient rows)`)
+  console.log(`  ${name}: ${(100 * a).toFixed(1)} % (${r.queries.predictRows} value rows, ${r.queries.gradientRows} gradient rows)`)
   r.model.dispose()
 }
 

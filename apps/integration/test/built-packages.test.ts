@@ -46,7 +46,7 @@ describe('every built package', () => {
 })
 
 // Entries that must load with no tfjs installed: Node is made to refuse every '@tensorflow/*' import.
-const tfjsFree = ['@sonde/oracle', '@sonde/models', '@sonde/datasets', '@sonde/influence', '@sonde/inverse-classification']
+const tfjsFree = ['@sonde/oracle', '@sonde/models', '@sonde/datasets', '@sonde/influence', '@sonde/inverse-classification', '@sonde/gradient-extraction', '@sonde/copying']
 
 describe('entries without tfjs', () => {
   const hooks = mkdtempSync(join(tmpdir(), 'sonde-no-tfjs-'))
@@ -64,6 +64,14 @@ describe('entries without tfjs', () => {
 
   it('the refusing hook works: @sonde/models/tfjs does not load', () => {
     expect(() => load('@sonde/models/tfjs')).toThrow(/imported @tensorflow\/tfjs/)
+  })
+
+  it('the refusing hook works: @sonde/copying/tfjs does not load', () => {
+    expect(() => load('@sonde/copying/tfjs')).toThrow(/imported @tensorflow\/tfjs/)
+  })
+
+  it('the refusing hook works: @sonde/gradient-extraction/tfjs does not load', () => {
+    expect(() => load('@sonde/gradient-extraction/tfjs')).toThrow(/imported @tensorflow\/tfjs/)
   })
 
   for (const entry of tfjsFree) {

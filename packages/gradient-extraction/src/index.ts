@@ -1,5 +1,15 @@
-export { extractLinear } from './linear.js'
-export { extractReluNetwork, type ReluExtractionOptions } from './relu.js'
+export { extractLinear, type LinearExtraction, type LinearExtractionOptions } from './linear.js'
+export { extractReluNetwork, type ReluExtraction, type ReluExtractionOptions, type ReluVerification } from './relu.js'
 export { compareOracles, randomPoints, type Extraction, type ExtractionQueries, type Fidelity, type FidelityPoints } from './extraction.js'
-export { gradientMatchingCopy, matchingLoss, type GradientMatchingOptions, type GradientMatchingResult, type MatchTarget } from './matching.js'
-export { linearExtractionProbe, reluExtractionProbe, gradientMatchingProbe, type GradientMatchingProbeOptions } from './probe.js'
+export {
+  linearExtractionProbe,
+  reluExtractionProbe,
+  gradientMatchingProbe,
+  type CopyEvaluation,
+  type GradientMatchingProbeOptions,
+  type GradientMatchingProbeResult,
+  type LinearExtractionProbeOptions,
+  type LinearExtractionProbeResult,
+  type ReluExtractionProbeOptions,
+} from './probe.js'
+export { linearReport, reluReport, matchingReport } from './report.js'

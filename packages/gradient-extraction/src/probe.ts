@@ -1,89 +1,233 @@
-import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { decoders as d, errors, type Decoder, type GradientOracle, type Matrix, type Probe, type ProbeError } from '@sonde/oracle'
-import type { LogisticRegression, SoftmaxRegression, TwoLayerRelu } from '@sonde/models'
-import type { Extraction } from './extraction.js'
-import { extractLinear } from './linear.js'
-import { gradientMatchingCopy, type GradientMatchingResult } from './matching.js'
-import { extractReluNetwork, type ReluExtractionOptions } from './relu.js'
+import { either as E, taskEither as TE } from 'fp-ts'
+import {
+  addUsage,
+  createRng,
+  errors,
+  permutation,
+  schemas,
+  z,
+  type Capability,
+  type GradientOracle,
+  type Matrix,
+  type MissingCapability,
+  type Oracle,
+  type Probe,
+  type ProbeContext,
+  type ProbeError,
+  type ProbeResult,
+  type QueryUsage,
+  type RunControl,
+} from '@sonde/oracle'
+import { guarded } from './boundary.js'
+import { compareOracles, type Fidelity } from './extraction.js'
+import { extractLinear, type LinearExtraction } from './linear.js'
+import { linearFields, matchingFields, reluFields } from './options.js'
+import { linearReport, matchingReport, reluReport } from './report.js'
+import { extractReluNetwork, type ReluExtraction } from './relu.js'
 
-const noOptions: Decoder<Record<string, never>> = (u, path = 'options') =>
-  u === undefined || (typeof u === 'object' && u !== null && Object.keys(u).length === 0)
-    ? E.right({})
-    : E.left(errors.invalidOptions([{ path, message: 'takes no options' }]))
+const controlOf = (ctx: ProbeContext): RunControl => ({ ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}), progress: ctx.progress, log: ctx.log })
+
+// ---------------------------------------------------------------------------------------------
+// linear
+
+const linearOptions = z.object(linearFields).strict()
+
+/** Options of {@link linearExtractionProbe}. */
+export type LinearExtractionProbeOptions = z.output<typeof linearOptions>
+
+/** What {@link linearExtractionProbe} returns: the extraction, and its check at random points. */
+export interface LinearExtractionProbeResult extends LinearExtraction {
+  /** The extraction's queries plus the check's. */
+  readonly queries: QueryUsage
+  /** What the extraction alone spent (K gradient rows, 1 value row). */
+  readonly extractionQueries: QueryUsage
+  /** The comparison with the oracle at `verifyPoints` random points; absent when it is 0. */
+  readonly verification?: Fidelity
+}
 
 /**
- * Registry descriptor of {@link extractLinear}: K gradient rows + 1 value row.
+ * Registry descriptor of {@link extractLinear}: K gradient rows + 1 value row, then a check of the answer at
+ * `verifyPoints` random points (value rows, drawn with the context's seed).
  *
  * @example
- * const registry = makeRegistry([linearExtractionProbe, reluExtractionProbe, gradientMatchingProbe])
+ * const r = await toPromise(runProbe(linearExtractionProbe, explanationApi, { verifyPoints: 8 }, makeContext({ seed: 1 })))
+ * r.verification?.maxRelativeError // ~1e-15 for a linear model
  */
-export const linearExtractionProbe: Probe<GradientOracle, Record<string, never>, Extraction<SoftmaxRegression | LogisticRegression> & { readonly seed: number }> = {
+export const linearExtractionProbe: Probe<GradientOracle, LinearExtractionProbeOptions, LinearExtractionProbeResult> = {
   id: 'sonde/gradient-extraction/linear',
-  summary: 'rebuild a linear or softmax model exactly from one gradient explanation per class and one score query',
+  summary: 'rebuild a linear or softmax model exactly from one gradient explanation per class and one score query, then check it at random points',
   requires: ['gradients', 'scores'],
-  options: noOptions,
-  run: (oracle, _options, ctx) => F.pipe(extractLinear(oracle), TE.map((r) => ({ ...r, seed: ctx.seed }))),
+  options: linearOptions,
+  run: (oracle, options, ctx) =>
+    guarded('the linear extraction probe', async () => {
+      const ex = await extractLinear(oracle, { seed: ctx.seed, ...controlOf(ctx) })()
+      if (E.isLeft(ex)) return ex
+      if (options.verifyPoints === 0) return E.right({ ...ex.right, extractionQueries: ex.right.queries })
+      const fid = await ex.right.fidelity({ count: options.verifyPoints, seed: ctx.seed })()
+      if (E.isLeft(fid)) return fid
+      ctx.progress({ stage: 'verifying', done: options.verifyPoints, total: options.verifyPoints })
+      return E.right({ ...ex.right, queries: addUsage(ex.right.queries, fid.right.queries), extractionQueries: ex.right.queries, verification: fid.right })
+    }),
+  report: linearReport,
 }
 
-const reluOptions = d.struct({
-  hiddenUnits: d.optional(d.number({ integer: true, min: 1 })),
-  hiddenBias: d.optional(d.boolean),
-  maxGradientRows: d.optional(d.number({ integer: true, min: 1 })),
-  verifyPoints: d.optional(d.number({ integer: true, min: 0 })),
-  tolerance: d.optional(d.number({ greaterThan: 0 })),
-})
+// ---------------------------------------------------------------------------------------------
+// relu
+
+const reluOptions = z.object(reluFields).strict()
+
+/** Options of {@link reluExtractionProbe}: those of {@link extractReluNetwork} but the seed (from the context). */
+export type ReluExtractionProbeOptions = z.output<typeof reluOptions>
 
 /**
- * Registry descriptor of {@link extractReluNetwork}; the seed comes from the probe context.
+ * Registry descriptor of {@link extractReluNetwork}; the seed, signal and progress come from the probe
+ * context. It requires gradients, and logits too with `hiddenBias: true` (the default).
  *
  * @example
- * await toPromise(runProbe(reluExtractionProbe, explanationApi, {}, makeContext({ seed: 1 })))
+ * await toPromise(runProbe(reluExtractionProbe, explanationApi, { budget: 50_000 }, makeContext({ seed: 1 })))
  */
-export const reluExtractionProbe: Probe<GradientOracle, Omit<ReluExtractionOptions, 'seed'>, Extraction<TwoLayerRelu> & { readonly seed: number }> = {
+export const reluExtractionProbe: Probe<GradientOracle, ReluExtractionProbeOptions, ReluExtraction> = {
   id: 'sonde/gradient-extraction/relu',
-  summary: 'rebuild a two-layer ReLU network exactly from gradient explanations (queries flat in the input dimension)',
-  requires: ['gradients'],
-  options: reluOptions as Decoder<Omit<ReluExtractionOptions, 'seed'>>,
-  run: (oracle, options, ctx) => F.pipe(extractReluNetwork(oracle, { ...options, seed: ctx.seed }), TE.map((r) => ({ ...r, seed: ctx.seed }))),
+  summary: 'rebuild a two-layer ReLU network exactly from gradient explanations (queries flat in the input dimension), verified at random points',
+  requires: (options) => (options.hiddenBias ? ['gradients', 'logits'] : ['gradients']),
+  options: reluOptions,
+  run: (oracle, options, ctx) =>
+    extractReluNetwork(oracle, {
+      seed: ctx.seed,
+      hiddenBias: options.hiddenBias,
+      verifyPoints: options.verifyPoints,
+      tolerance: options.tolerance,
+      ...(options.budget !== undefined ? { budget: options.budget } : {}),
+      ...(options.hiddenUnits !== undefined ? { hiddenUnits: options.hiddenUnits } : {}),
+      ...controlOf(ctx),
+    }),
+  report: reluReport,
 }
 
-const matchingOptions = d.struct({
-  pool: d.array(d.array(d.number()), { minLength: 1 }),
-  queries: d.optional(d.number({ integer: true, min: 1 })),
-  fit: d.optional(d.literal('logits', 'labels')),
-  lambda: d.optional(d.number({ min: 0 })),
-  hidden: d.optional(d.array(d.number({ integer: true, min: 1 }))),
-  epochs: d.optional(d.number({ integer: true, min: 1 })),
-  learningRate: d.optional(d.number({ greaterThan: 0 })),
-  batchSize: d.optional(d.number({ integer: true, min: 1 })),
+// ---------------------------------------------------------------------------------------------
+// gradient matching
+
+const matchingOptions = z
+  .object({
+    pool: schemas
+      .matrix({ description: 'unlabelled points to query, rows of numbers (one column per input feature); without it, points are drawn from the oracle domain' })
+      .optional(),
+    ...matchingFields,
+    evaluationPoints: z
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .default(500)
+      .describe('points at which the copy is compared with the oracle (value rows): pool rows not queried when there are any, else random points of the domain; 0 skips it'),
+  })
+  .strict()
+
+/** Options of {@link gradientMatchingProbe}: the pool as rows of numbers (optional), the copy's settings, and the evaluation. */
+export type GradientMatchingProbeOptions = z.output<typeof matchingOptions>
+
+/** How the copy of {@link gradientMatchingProbe} agrees with the oracle. */
+export interface CopyEvaluation extends Fidelity {
+  /** Pool rows that were not queried, or random points of the oracle's domain. */
+  readonly source: 'held-out pool rows' | 'domain'
+}
+
+/** What {@link gradientMatchingProbe} returns. */
+export interface GradientMatchingProbeResult extends ProbeResult {
+  /** The copy as an oracle (a tfjs model underneath: call `dispose()` when done). */
+  readonly copy: GradientOracle
+  readonly dispose: () => void
+  /** Training and evaluation queries together. */
+  readonly queries: QueryUsage
+  /** What training the copy asked (the points queried). */
+  readonly trainingQueries: QueryUsage
+  readonly pointsQueried: number
+  readonly source: 'pool' | 'domain'
+  readonly fit: 'logits' | 'labels'
+  readonly lambda: number
+  readonly hidden: readonly number[]
+  readonly losses: readonly number[]
+  /** Absent when `evaluationPoints` is 0. */
+  readonly evaluation?: CopyEvaluation
+}
+
+const missingTfjs = (cause: unknown): MissingCapability => ({
+  _tag: 'MissingCapability',
+  capability: '@tensorflow/tfjs',
+  message: `gradient matching trains a tfjs copy, and @sonde/gradient-extraction/tfjs could not be loaded (${cause instanceof Error ? cause.message : String(cause)}): install it with \`npm install @tensorflow/tfjs\` (and @tensorflow/tfjs-backend-wasm for speed)`,
 })
 
-/** Options of {@link gradientMatchingProbe}: the pool as rows of numbers, plus the copy's settings. */
-export type GradientMatchingProbeOptions = typeof matchingOptions extends Decoder<infer A> ? A : never
-
-const toMatrix = (rows: readonly (readonly number[])[]): E.Either<ProbeError, Matrix> => {
-  const cols = rows[0]!.length
-  if (rows.some((r) => r.length !== cols)) return E.left(errors.invalidOptions([{ path: 'options.pool', message: 'rows have different lengths' }]))
-  return E.right({ rows: rows.length, cols, data: Float64Array.from(rows.flat()) })
+const takeRows = (m: Matrix, rows: ArrayLike<number>): Matrix => {
+  const out: Matrix = { rows: rows.length, cols: m.cols, data: new Float64Array(rows.length * m.cols) }
+  for (let i = 0; i < rows.length; i++) out.data.set(m.data.subarray(rows[i]! * m.cols, (rows[i]! + 1) * m.cols), i * m.cols)
+  return out
 }
 
 /**
- * Registry descriptor of {@link gradientMatchingCopy}; the seed comes from the probe context.
+ * Registry descriptor of `gradientMatchingCopy` (from `@sonde/gradient-extraction/tfjs`, loaded only when it
+ * runs: this entry imports no tfjs; without tfjs installed it ends in `MissingCapability` naming what to
+ * install). With a pool, `budget` of its rows are queried and the copy is compared with the oracle on rows not
+ * queried; without one, points are drawn from the oracle's domain with the context's seed. Requires gradients
+ * when `lambda > 0`, and logits with `fit: 'logits'`.
  *
  * @example
- * await toPromise(runProbe(gradientMatchingProbe, explanationApi, { pool, queries: 50 }, makeContext({ seed: 1 })))
+ * await toPromise(runProbe(gradientMatchingProbe, explanationApi, { pool, budget: 50 }, makeContext({ seed: 1 })))
  */
-export const gradientMatchingProbe: Probe<GradientOracle, GradientMatchingProbeOptions, GradientMatchingResult> = {
+export const gradientMatchingProbe: Probe<Oracle, GradientMatchingProbeOptions, GradientMatchingProbeResult> = {
   id: 'sonde/gradient-extraction/gradient-matching',
-  summary: 'copy a classifier from values and gradient explanations at pool points (a tfjs MLP trained to match both)',
-  requires: ['gradients'],
+  summary: 'copy a classifier from values and gradient explanations (a tfjs MLP trained to match both) and measure how often the copy agrees with it',
+  requires: (options) => [...(options.lambda > 0 ? (['gradients'] as Capability[]) : []), options.fit === 'logits' ? 'logits' : 'labels'],
   options: matchingOptions,
   run: (oracle, options, ctx) =>
-    F.pipe(
-      TE.fromEither(toMatrix(options.pool)),
-      TE.chain((pool) => {
-        const { pool: _pool, ...rest } = options
-        return gradientMatchingCopy(oracle, pool, { ...rest, seed: ctx.seed })
-      }),
-    ),
+    guarded('the gradient-matching probe', async () => {
+      const { pool, evaluationPoints, ...copyOptions } = options
+      if (pool !== undefined && pool.cols !== oracle.info.inputDim) {
+        return E.left(errors.invalidOptions([{ path: 'options.pool', message: `has ${pool.cols} columns; the oracle takes ${oracle.info.inputDim} (info.inputDim)` }]))
+      }
+      const n = options.budget ?? pool?.rows ?? 100
+      if (pool !== undefined && n > pool.rows) return E.left(errors.invalidOptions([{ path: 'options.budget', message: `is ${n}; the pool has only ${pool.rows} rows` }]))
+      let side: typeof import('./tfjs/index.js')
+      try {
+        side = await import('./tfjs/index.js')
+      } catch (cause) {
+        return E.left(missingTfjs(cause))
+      }
+      // With a pool: the queried rows and the held-out rows come from one seeded shuffle.
+      let trainPool: Matrix | undefined
+      let heldOut: Matrix | undefined
+      if (pool !== undefined) {
+        const order = permutation(pool.rows, createRng(ctx.seed))
+        trainPool = takeRows(pool, order.subarray(0, n))
+        const rest = Math.min(evaluationPoints, pool.rows - n)
+        if (rest > 0) heldOut = takeRows(pool, order.subarray(n, n + rest))
+      }
+      const r = await side.gradientMatchingCopy(oracle, trainPool, { ...copyOptions, budget: n, seed: ctx.seed, ...controlOf(ctx) })()
+      if (E.isLeft(r)) return r
+      const base = {
+        copy: r.right.copy,
+        dispose: () => r.right.model.dispose(),
+        trainingQueries: r.right.queries,
+        pointsQueried: n,
+        source: pool !== undefined ? ('pool' as const) : ('domain' as const),
+        fit: options.fit,
+        lambda: options.lambda,
+        hidden: [...options.hidden],
+        losses: r.right.losses,
+        seed: ctx.seed,
+      }
+      if (evaluationPoints === 0) return E.right({ ...base, queries: r.right.queries })
+      const points = heldOut ?? { count: evaluationPoints, seed: ctx.seed + (ctx.seed < 0 ? 1 : -1) }
+      const fid = await compareOracles(oracle, r.right.copy, points)()
+      if (E.isLeft(fid)) {
+        r.right.model.dispose()
+        return fid
+      }
+      ctx.progress({ stage: 'evaluating', done: fid.right.rows, total: fid.right.rows })
+      return E.right({
+        ...base,
+        queries: addUsage(r.right.queries, fid.right.queries),
+        evaluation: { ...fid.right, source: heldOut !== undefined ? ('held-out pool rows' as const) : ('domain' as const) },
+      })
+    }) as TE.TaskEither<ProbeError, GradientMatchingProbeResult>,
+  report: matchingReport,
 }

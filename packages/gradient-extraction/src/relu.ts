@@ -1,12 +1,14 @@
 import { either as E, taskEither as TE } from 'fp-ts'
-import { createRng, errors, meter, validateGradient, type GradientOracle, type Matrix as SondeMatrix, type Metered, type OracleError, type ProbeError } from '@sonde/oracle'
+import { checkSignal, createRng, errors, randomQueries, stage, type GradientOracle, type Matrix as SondeMatrix, type ProbeError, type RunControl } from '@sonde/oracle'
 import { TwoLayerRelu } from '@sonde/models'
 import { CholeskyDecomposition, Matrix } from 'ml-matrix'
-import { compareOracles, randomPoints, type Extraction } from './extraction.js'
+import { checked, checkOracle, guarded, type Checked } from './boundary.js'
+import { compareOracles, type Extraction } from './extraction.js'
+import { controlFrom, decodeOptions, reluFunctionSchema } from './options.js'
 
 /** Options of {@link extractReluNetwork}. */
-export interface ReluExtractionOptions {
-  /** Seed of the random line the search walks. */
+export interface ReluExtractionOptions extends RunControl {
+  /** Seed of the random lines the search walks and of the check points (a safe integer). */
   readonly seed: number
   /** The number of hidden units, if known (per logit); otherwise it is found. */
   readonly hiddenUnits?: number
@@ -16,13 +18,53 @@ export interface ReluExtractionOptions {
    * f(x) = Σ aᵢ ReLU(wᵢᵀx) and only gradient queries are used.
    */
   readonly hiddenBias?: boolean
-  /** Most gradient rows to spend per logit before giving up (not piecewise linear). Default 20,000. */
-  readonly maxGradientRows?: number
-  /** Random points on which the result is checked with value queries (per logit). Default 8; 0 skips the check. */
+  /**
+   * The most rows (gradient + value, the verification included) the extraction may spend, over all logits.
+   * A query that would pass it is not sent: `BudgetExhausted`. Default 20,000 per logit.
+   */
+  readonly budget?: number
+  /** Random points on which the result is checked (per logit). Default 8; 0 skips the check (`verification` is then absent). */
   readonly verifyPoints?: number
   /** Largest relative error accepted at the check points. Default 1e-7. */
   readonly tolerance?: number
 }
+
+/** How an extracted ReLU network was checked against the oracle. */
+export interface ReluVerification {
+  /** Random points per logit. */
+  readonly points: number
+  /** Value queries of the logits (with hidden biases) or gradient queries (without). */
+  readonly on: 'values' | 'gradients'
+  /** The largest relative error over every logit's check points. */
+  readonly maxRelativeError: number
+  readonly tolerance: number
+}
+
+/** What {@link extractReluNetwork} returns. */
+export interface ReluExtraction extends Extraction<TwoLayerRelu> {
+  /** Hidden units found for each logit (the model's hidden layer is their union, logit by logit). */
+  readonly unitsPerLogit: readonly number[]
+  /** Random lines walked over all logits (one per logit, two where the first failed its checks). */
+  readonly lines: number
+  /** Absent when `verifyPoints` is 0. */
+  readonly verification?: ReluVerification
+}
+
+interface Resolved {
+  readonly seed: number
+  readonly hiddenUnits: number | undefined
+  readonly budget: number
+  readonly control: RunControl
+}
+
+// Seeds of sub-streams: the user's seed plus an offset, kept a safe integer for any safe seed
+// (seeds below 2⁴⁰ keep the streams they always had).
+const subSeed = (seed: number, offset: number): number => (seed % 2 ** 40) + offset
+
+const overBudget = (used: number, limit: number, requested: number, why: string) => ({
+  ...errors.budgetExhausted(used, limit, requested),
+  message: `extractReluNetwork: ${why}; the next query asks for ${requested} rows but ${used} of the budget of ${limit} are spent — nothing more was sent`,
+})
 
 interface Sample {
   readonly theta: number
@@ -81,14 +123,15 @@ interface ScalarNet {
  * linear pieces around each kink (two value queries per kink).
  */
 const extractScalar = async (
-  oracle: GradientOracle & Metered,
+  oracle: Checked<GradientOracle>,
   logit: number,
-  options: ReluExtractionOptions,
+  options: Resolved,
   withBias: boolean,
   round: number,
 ): Promise<E.Either<ProbeError, ScalarNet>> => {
-  const d = oracle.info.inputDim
-  const rng = createRng(options.seed + 7919 * logit + 104729 * round)
+  const { info } = oracle.oracle
+  const d = info.inputDim
+  const rng = createRng(subSeed(options.seed, 7919 * logit + 104729 * round))
   const p = Float64Array.from({ length: d }, () => rng.normal())
   const v = Float64Array.from({ length: d }, () => rng.normal())
   const thetaMax = Math.PI / 2 - 1e-6 // |t| ≤ 1e6: a kink beyond is missed with probability ~1e-6 per unit
@@ -96,20 +139,25 @@ const extractScalar = async (
     const t = Math.tan(theta)
     return p.map((pj, j) => pj + t * v[j]!)
   }
-  const maxRows = options.maxGradientRows ?? 20_000
-  const gradients = async (thetas: readonly number[]): Promise<E.Either<OracleError, Float64Array[]>> => {
+  const spent = (): number => oracle.usage().gradientRows + oracle.usage().predictRows
+  const gradients = async (thetas: readonly number[], why: string): Promise<E.Either<ProbeError, Float64Array[]>> => {
+    if (spent() + thetas.length > options.budget) return E.left(overBudget(spent(), options.budget, thetas.length, why))
     const x: SondeMatrix = { rows: thetas.length, cols: d, data: new Float64Array(thetas.length * d) }
     thetas.forEach((th, r) => x.data.set(at(th), r * d))
-    // A hand-written oracle skips the adapters' checks: a NaN here would send the bisection astray.
-    const g = E.chain((m: SondeMatrix) => validateGradient(oracle.info, thetas.length, m))(await oracle.gradient(x, logit)())
+    // Checked where it arrives (shape, finiteness): a NaN here would send the bisection astray.
+    const g = await oracle.gradient(x, logit)
     return E.map((m: SondeMatrix) => thetas.map((_, r) => m.data.slice(r * d, (r + 1) * d)))(g)
   }
-  const ends = await gradients([-thetaMax, thetaMax])
+  const s = stage(options.control, `logit ${logit}: bisection`)
+  const started = checkSignal(options.control.signal, `extractReluNetwork (logit ${logit})`)
+  if (E.isLeft(started)) return started
+  const ends = await gradients([-thetaMax, thetaMax], `logit ${logit}: the ends of the line`)
   if (E.isLeft(ends)) return ends
   let intervals: Array<readonly [Sample, Sample]> = [[{ theta: -thetaMax, g: ends.right[0]! }, { theta: thetaMax, g: ends.right[1]! }]]
-  const spent = (): number => oracle.usage().gradientRows
-  const startRows = spent() - 2
-  for (;;) {
+  for (let level = 1; ; level++) {
+    // Once per bisection level: progress, the abort signal, and a yield to the event loop.
+    const ok = await s.tick(level)
+    if (E.isLeft(ok)) return ok
     const withJump = intervals.filter(([a, b]) => !same(a.g, b.g))
     const n = Math.max(options.hiddenUnits ?? 1, withJump.length, 1)
     const width = (2 * thetaMax) / (64 * n * n)
@@ -118,18 +166,11 @@ const extractScalar = async (
       intervals = withJump
       break
     }
-    if (spent() - startRows + toSplit.length > maxRows) {
-      return E.left(
-        errors.notConverged(
-          `extractReluNetwork (logit ${logit}): the gradient keeps changing at every scale — the oracle does not look piecewise linear (or has more units than maxGradientRows allows)`,
-          spent() - startRows,
-          toSplit.length,
-          0,
-        ),
-      )
-    }
     const mids = toSplit.map(([a, b]) => (a.theta + b.theta) / 2)
-    const gm = await gradients(mids)
+    const gm = await gradients(
+      mids,
+      `logit ${logit}: after ${level} bisection levels the gradient still changes in ${toSplit.length} intervals — the oracle does not look piecewise linear, or it has more units than the budget allows`,
+    )
     if (E.isLeft(gm)) return gm
     const next: Array<readonly [Sample, Sample]> = []
     toSplit.forEach(([a, b], i) => {
@@ -146,7 +187,12 @@ const extractScalar = async (
   const gLeft = ends.right[0]!
   if (h === 0) {
     if (gLeft.some((x) => x !== 0)) return E.left(errors.unidentifiable(`logit ${logit} has a constant non-zero gradient: a linear model, not a two-layer ReLU network — use extractLinear`))
-    return E.right({ w: [], b: [], sign: [], c: 0 })
+    if (!withBias) return E.right({ w: [], b: [], sign: [], c: 0 })
+    // A constant logit: its value is the output bias.
+    if (spent() + 1 > options.budget) return E.left(overBudget(spent(), options.budget, 1, `logit ${logit}: its constant value`))
+    const c = await oracle.predict({ rows: 1, cols: d, data: p })
+    if (E.isLeft(c)) return c
+    return E.right({ w: [], b: [], sign: [], c: c.right.scores!.data[logit]! })
   }
   const jumps = intervals.map(([a, b]) => b.g.map((x, j) => x - a.g[j]!))
   // Signs: g(left end) = −Σ_{units that switch off} uⱼ. Expand in the jumps by least squares.
@@ -154,7 +200,7 @@ const extractScalar = async (
   for (let i = 0; i < h; i++) for (let j = 0; j <= i; j++) gram[i * h + j] = gram[j * h + i] = dotv(jumps[i]!, jumps[j]!)
   const coef = choleskySolve(gram, Float64Array.from(jumps, (u) => dotv(u, gLeft)), h)
   if (coef === undefined) {
-    return E.left(errors.invalidInput(`the ${h} gradient jumps of logit ${logit} are linearly dependent: the hidden weights are not independent (or h > d); the network is not identifiable`, 'oracle'))
+    return E.left(errors.unidentifiable(`the ${h} gradient jumps of logit ${logit} are linearly dependent: the hidden weights are not independent (or h > d); the network is not identifiable from gradients`))
   }
   let residual = 0
   let scale = 0
@@ -188,9 +234,12 @@ const extractScalar = async (
       pts.data.set(at(b.theta), (2 * i + 1) * d)
     })
     pts.data.set(p, 2 * h * d)
-    const pred = await oracle.predict(pts)()
+    if (spent() + pts.rows > options.budget) return E.left(overBudget(spent(), options.budget, pts.rows, `logit ${logit}: locating the ${h} kinks with value queries`))
+    const ok = checkSignal(options.control.signal, `extractReluNetwork (logit ${logit})`)
+    if (E.isLeft(ok)) return ok
+    const pred = await oracle.predict(pts)
     if (E.isLeft(pred)) return pred
-    values = Float64Array.from({ length: 2 * h + 1 }, (_, r) => pred.right.scores!.data[r * oracle.info.numClasses + logit]!)
+    values = Float64Array.from({ length: 2 * h + 1 }, (_, r) => pred.right.scores!.data[r * info.numClasses + logit]!)
   }
   for (let i = 0; i < h; i++) {
     const [a, b] = intervals[i]!
@@ -233,58 +282,52 @@ const extractScalar = async (
  *
  * Each logit is extracted on its own (several outputs give a network whose hidden layer is the
  * union of the per-logit units). With hidden biases (the default) value queries locate each kink
- * exactly — the oracle must reveal logits; without, gradient queries alone suffice. The answer is
- * checked at `verifyPoints` random points: a network it cannot reproduce there is an error, never
- * a silently wrong model. Errors: `InvalidInput` when h > d or the jumps are dependent (not
- * identifiable), `NotConverged` when the oracle is not piecewise linear.
+ * exactly — the oracle must reveal logits; without, gradient queries alone suffice. In both modes the
+ * answer is checked at `verifyPoints` random points (values with biases, gradients without): a network it
+ * cannot reproduce there is an error, never a silently wrong model. Errors: `Unidentifiable` when h > d, the
+ * jumps are dependent or the oracle is linear; `BudgetExhausted` when the gradient keeps changing at every
+ * scale within `budget` (not piecewise linear, or more units than the budget allows); `NotConverged` when the
+ * check fails on two lines; `Aborted` within one bisection level of `signal` firing.
  *
  * @example
- * const ex = await toPromise(extractReluNetwork(explanationApi, { seed: 1 }))
- * ex.model.hidden, ex.queries.gradientRows
+ * const ex = await toPromise(extractReluNetwork(explanationApi, { seed: 1, budget: 50_000 }))
+ * ex.model.hidden, ex.queries.gradientRows, ex.verification?.maxRelativeError
  */
-export const extractReluNetwork = (
-  oracle: GradientOracle,
-  options: ReluExtractionOptions,
-): TE.TaskEither<ProbeError, Extraction<TwoLayerRelu>> => {
-  const { info } = oracle
-  const withBias = options.hiddenBias ?? true
-  if (info.output !== 'logits' && withBias) {
-    return TE.left(errors.missingCapability('logits', info.id, 'hidden biases are located with value queries of the logits; use hiddenBias: false for a network without biases'))
-  }
-  const dom = info.domain
-  const bounded = dom !== undefined && [dom.lower, dom.upper].some((b) => (typeof b === 'number' ? Number.isFinite(b) : b.some(Number.isFinite)))
-  if (bounded) {
-    return TE.left(errors.invalidInput(`oracle '${info.id}' has a bounded input domain; extractReluNetwork walks lines through the whole input space`, 'oracle.info.domain'))
-  }
-  // Every option is checked before the first query: a NaN cap once made the bisection run forever.
-  const issues: Array<{ path: string; message: string }> = []
-  if (options === null || typeof options !== 'object') return TE.left(errors.invalidOptions([{ path: 'options', message: `is ${String(options)}; expected an object with a seed` }]))
-  if (!Number.isSafeInteger(options.seed)) issues.push({ path: 'options.seed', message: `is ${String(options.seed)}; expected a safe integer` })
-  if (options.hiddenUnits !== undefined && !(Number.isInteger(options.hiddenUnits) && options.hiddenUnits >= 1)) {
-    issues.push({ path: 'options.hiddenUnits', message: `is ${options.hiddenUnits}; expected a positive integer` })
-  }
-  if (options.maxGradientRows !== undefined && !(Number.isInteger(options.maxGradientRows) && options.maxGradientRows >= 2)) {
-    issues.push({ path: 'options.maxGradientRows', message: `is ${options.maxGradientRows}; expected an integer ≥ 2` })
-  }
-  if (options.verifyPoints !== undefined && !(Number.isInteger(options.verifyPoints) && options.verifyPoints >= 0)) {
-    issues.push({ path: 'options.verifyPoints', message: `is ${options.verifyPoints}; expected a non-negative integer` })
-  }
-  if (options.tolerance !== undefined && !(options.tolerance > 0 && options.tolerance < 1)) {
-    issues.push({ path: 'options.tolerance', message: `is ${options.tolerance}; expected a number in (0, 1)` })
-  }
-  if (options.hiddenBias !== undefined && typeof options.hiddenBias !== 'boolean') issues.push({ path: 'options.hiddenBias', message: `is ${String(options.hiddenBias)}; expected true or false` })
-  if (issues.length > 0) return TE.left(errors.invalidOptions(issues))
-  const counted = meter(oracle)
-  const k = info.numClasses
-  const verify = options.verifyPoints ?? 8
-  const tol = options.tolerance ?? 1e-7
-  return async () => {
+export const extractReluNetwork = (oracle: GradientOracle, options: ReluExtractionOptions): TE.TaskEither<ProbeError, ReluExtraction> =>
+  guarded('extractReluNetwork', async () => {
+    // Every option is checked before the first query: a NaN cap once made the bisection run forever.
+    const decoded = decodeOptions(reluFunctionSchema, options)
+    if (E.isLeft(decoded)) return decoded
+    const ok = checkOracle(oracle, true)
+    if (E.isLeft(ok)) return ok
+    const o = decoded.right
+    const { info } = oracle
+    const withBias = o.hiddenBias
+    if (info.output !== 'logits' && withBias) {
+      return E.left(errors.missingCapability('logits', info.id, 'hidden biases are located with value queries of the logits; use hiddenBias: false for a network without biases'))
+    }
+    const dom = info.domain
+    const bounded = dom !== undefined && [dom.lower, dom.upper].some((b) => (typeof b === 'number' ? Number.isFinite(b) : b.some(Number.isFinite)))
+    if (bounded) {
+      return E.left(errors.invalidInput(`oracle '${info.id}' has a bounded input domain; extractReluNetwork walks lines through the whole input space`, 'oracle.info.domain'))
+    }
+    const k = info.numClasses
+    const control = controlFrom(o)
+    const resolved: Resolved = { seed: o.seed, hiddenUnits: o.hiddenUnits, budget: o.budget ?? 20_000 * k, control }
+    const q = checked(oracle)
+    const spent = (): number => q.usage().gradientRows + q.usage().predictRows
+    const verify = o.verifyPoints
+    const tol = o.tolerance
     const nets: ScalarNet[] = []
+    let lines = 0
+    let worst = 0
     for (let logit = 0; logit < k; logit++) {
       let net: E.Either<ProbeError, ScalarNet> = E.left(errors.notConverged('extractReluNetwork', 0, Number.NaN, tol))
+      let logitError = 0
       // A second walk on another random line if the first one failed its checks (two kinks in one interval).
       for (let round = 0; round < 2; round++) {
-        net = await extractScalar(counted, logit, options, withBias, round)
+        lines++
+        net = await extractScalar(q, logit, resolved, withBias, round)
         if (E.isLeft(net)) {
           if (round === 0 && retryOnAnotherLine.has(net.left)) continue
           return net
@@ -292,42 +335,56 @@ export const extractReluNetwork = (
         if (verify === 0) break
         // Every answer is checked at random points: against value queries of the logit with biases, and
         // against gradient queries without (that mode may not see values).
-        const x = randomPoints(oracle, verify, options.seed + 31 * logit + 1000 * round)
+        const x = randomQueries(info, verify, createRng(subSeed(o.seed, 31 * logit + 1000 * round)))
+        if (spent() + verify > resolved.budget) return E.left(overBudget(spent(), resolved.budget, verify, `logit ${logit}: checking the answer at ${verify} random points`))
+        const stop = checkSignal(control.signal, `extractReluNetwork (logit ${logit})`)
+        if (E.isLeft(stop)) return stop
         const r = net.right
         let err = 0
         let scale = 0
         if (withBias) {
-          const truth = await counted.predict(x)()
+          const truth = await q.predict(x)
           if (E.isLeft(truth)) return truth
           for (let i = 0; i < verify; i++) {
             const row = x.data.subarray(i * x.cols, (i + 1) * x.cols)
             let f = r.c
-            r.w.forEach((w, j) => (f += r.sign[j]! * Math.max(0, dotv(w, row as Float64Array) + r.b[j]!)))
+            r.w.forEach((w, j) => (f += r.sign[j]! * Math.max(0, dotv(w, row) + r.b[j]!)))
             const t = truth.right.scores!.data[i * k + logit]!
             err = Math.max(err, Math.abs(f - t))
             scale = Math.max(scale, Math.abs(t))
           }
         } else {
-          const truth = E.chain((g: SondeMatrix) => validateGradient(info, verify, g))(await counted.gradient(x, logit)())
+          const truth = await q.gradient(x, logit)
           if (E.isLeft(truth)) return truth
           const d = info.inputDim
           for (let i = 0; i < verify; i++) {
-            const row = x.data.subarray(i * d, (i + 1) * d) as Float64Array
+            const row = x.data.subarray(i * d, (i + 1) * d)
             const g = new Float64Array(d)
             r.w.forEach((w, j) => {
-              if (dotv(w, row) > 0) for (let q = 0; q < d; q++) g[q]! += r.sign[j]! * w[q]!
+              if (dotv(w, row) > 0) for (let c = 0; c < d; c++) g[c]! += r.sign[j]! * w[c]!
             })
-            for (let q = 0; q < d; q++) {
-              const t = truth.right.data[i * d + q]!
-              err = Math.max(err, Math.abs(g[q]! - t))
+            for (let c = 0; c < d; c++) {
+              const t = truth.right.data[i * d + c]!
+              err = Math.max(err, Math.abs(g[c]! - t))
               scale = Math.max(scale, Math.abs(t))
             }
           }
         }
-        if (err <= tol * Math.max(scale, 1e-300)) break
-        net = E.left(worthAnotherLine(errors.notConverged(`extractReluNetwork (logit ${logit}): the extracted network differs from the oracle by ${(err / scale).toExponential(2)} (relative) at random points`, round + 1, err / scale, tol)))
+        logitError = scale === 0 ? err : err / scale
+        if (err <= tol * scale) break
+        net = E.left(
+          worthAnotherLine(
+            errors.notConverged(
+              `extractReluNetwork (logit ${logit}): the extracted network differs from the oracle by ${logitError.toExponential(2)} (relative) at random points, on ${round + 1} random line(s)`,
+              round + 1,
+              logitError,
+              tol,
+            ),
+          ),
+        )
       }
       if (E.isLeft(net)) return net
+      worst = Math.max(worst, logitError)
       nets.push(net.right)
     }
     const h = nets.reduce((a, n) => a + n.w.length, 0)
@@ -350,11 +407,13 @@ export const extractReluNetwork = (
       { hiddenWeights: { rows: h, cols: d, data: w }, hiddenBias: b, outputWeights: { rows: k, cols: h, data: a }, outputBias: c },
       { id: `extracted:${info.id}` },
     )
-    const usage = counted.usage()
     return E.right({
       model,
-      queries: { gradientRows: usage.gradientRows, valueRows: usage.predictRows },
+      queries: q.usage(),
+      seed: o.seed,
+      unitsPerLogit: nets.map((n) => n.w.length),
+      lines,
+      ...(verify > 0 ? { verification: { points: verify, on: withBias ? ('values' as const) : ('gradients' as const), maxRelativeError: worst, tolerance: tol } } : {}),
       fidelity: (points) => compareOracles(oracle, model, points),
     })
-  }
-}
+  })

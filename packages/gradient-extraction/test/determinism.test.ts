@@ -1,10 +1,12 @@
+import { taskEither as TE } from 'fp-ts'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createRng, meter, toPromise, type Matrix } from '@sonde/oracle'
 import { expectSeeded } from '@sonde/oracle/testing'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { randomTwoLayerRelu } from '@sonde/models'
 import { buildMlp, useFastestBackend } from '@sonde/models/tfjs'
-import { extractReluNetwork, gradientMatchingCopy, randomPoints } from '../src/index.js'
+import { extractReluNetwork, randomPoints } from '../src/index.js'
+import { gradientMatchingCopy } from '../src/tfjs/index.js'
 
 beforeAll(async () => {
   await useFastestBackend()
@@ -26,7 +28,7 @@ describe('determinism: @sonde/gradient-extraction', () => {
     const rng = createRng(5)
     const pool: Matrix = { rows: 60, cols: 6, data: Float64Array.from({ length: 360 }, () => rng.normal()) }
     await expectSeeded(async (seed) => {
-      const r = await toPromise(gradientMatchingCopy(victim, pool, { queries: 20, seed, hidden: [8], epochs: 5 }))
+      const r = await toPromise(gradientMatchingCopy(victim, pool, { budget: 20, seed, hidden: [8], epochs: 5 }))
       const out = [r.losses, r.model.getWeights().map((w) => w.dataSync())]
       r.model.dispose()
       return out
@@ -35,7 +37,7 @@ describe('determinism: @sonde/gradient-extraction', () => {
   })
 
   it('randomPoints', async () => {
-    await expectSeeded((seed) => randomPoints(randomTwoLayerRelu({ inputDim: 4, hidden: 2, seed: 1 }), 10, seed))
+    await expectSeeded((seed) => toPromise(TE.fromEither(randomPoints(randomTwoLayerRelu({ inputDim: 4, hidden: 2, seed: 1 }), 10, seed))))
   })
 })
 
@@ -44,7 +46,7 @@ describe('seeds are checked before any query', () => {
     const victim = meter(randomTwoLayerRelu({ inputDim: 6, hidden: 2, outputs: 3, seed: 1 }))
     const pool: Matrix = { rows: 10, cols: 6, data: new Float64Array(60) }
     for (const seed of [1.5, Number.NaN]) {
-      const a = await gradientMatchingCopy(victim, pool, { queries: 5, seed })()
+      const a = await gradientMatchingCopy(victim, pool, { budget: 5, seed })()
       expect(a._tag === 'Left' && a.left._tag === 'InvalidOptions' && a.left.message).toContain('options.seed')
       const b = await extractReluNetwork(victim, { seed })()
       expect(b._tag === 'Left' && b.left._tag).toBe('InvalidOptions')

@@ -10,7 +10,8 @@ describe('extractLinear', () => {
     const victim = SoftmaxRegression.random(784, 10, 1, { output: 'logits' })
     const watched = meter(victim)
     const ex = await toPromise(extractLinear(watched))
-    expect(ex.queries).toEqual({ gradientRows: 10, valueRows: 1 })
+    expect(ex.queries).toEqual({ predictRows: 1, gradientRows: 10, calls: 2, cacheHits: 0 })
+    expect(ex.seed).toBe(0)
     expect(watched.usage()).toMatchObject({ gradientRows: 10, predictRows: 1 })
     const m = ex.model as SoftmaxRegression
     expect(relErr(m.weights.data, victim.weights.data)).toBeLessThanOrEqual(1e-9)
@@ -40,7 +41,7 @@ describe('extractLinear', () => {
       { gradient: (x) => ({ rows: x.rows, cols: 20, data: Float64Array.from({ length: x.rows * 20 }, (_, k) => w[k % 20]!) }) },
     )
     const ex = await toPromise(extractLinear(oracle))
-    expect(ex.queries).toEqual({ gradientRows: 1, valueRows: 1 })
+    expect(ex.queries).toEqual({ predictRows: 1, gradientRows: 1, calls: 2, cacheHits: 0 })
     const m = ex.model as LogisticRegression
     expect(relErr(m.weights, w)).toBeLessThanOrEqual(1e-12)
     expect(m.bias).toBeCloseTo(0.3, 12)
@@ -102,7 +103,8 @@ describe('extractReluNetwork', () => {
   it('without hidden biases, from gradient queries alone', async () => {
     const victim = randomTwoLayerRelu({ inputDim: 100, hidden: 16, seed: 6, hiddenBias: false })
     const ex = await toPromise(extractReluNetwork(victim, { seed: 1, hiddenBias: false }))
-    expect(ex.queries.valueRows).toBe(0)
+    expect(ex.queries.predictRows).toBe(0)
+    expect(ex.verification?.on).toBe('gradients')
     const fid = await toPromise(ex.fidelity({ count: 1000, seed: 2 }))
     expect(fid.maxRelativeError).toBeLessThanOrEqual(1e-9)
   })
@@ -115,7 +117,7 @@ describe('extractReluNetwork', () => {
     if (E.isLeft(r)) expect(['Unidentifiable', 'NotConverged']).toContain(r.left._tag)
   })
 
-  it('a smooth (not piecewise-linear) oracle gives NotConverged, not a model', async () => {
+  it('a smooth (not piecewise-linear) oracle gives NotConverged with the real residual of the check, not a model', async () => {
     const rng = createRng(1)
     const w = Float64Array.from({ length: 10 * 4 }, () => rng.normal())
     const f = (x: Matrix) => ({
@@ -140,8 +142,35 @@ describe('extractReluNetwork', () => {
         return { rows: x.rows, cols: 10, data: out }
       },
     })
-    const r = await extractReluNetwork(smooth, { seed: 1, maxGradientRows: 2000 })()
+    const watched = meter(smooth)
+    const r = await extractReluNetwork(watched, { seed: 1, budget: 2000 })()
+    // tanh saturates at both ends of the line (equal, zero gradients): the walk sees no kink, and the check
+    // at random points refuses the constant it found, on both lines.
     expect(E.isLeft(r) && r.left._tag).toBe('NotConverged')
+    if (E.isLeft(r) && r.left._tag === 'NotConverged') {
+      expect(r.left.residual).toBeGreaterThan(1e-3)
+      expect(r.left.tolerance).toBe(1e-7)
+    }
+    expect(watched.usage().gradientRows + watched.usage().predictRows).toBeLessThanOrEqual(2000)
+  })
+
+  it('budget (was maxGradientRows) bounds every row, the verification included: BudgetExhausted, nothing past it sent', async () => {
+    const victim = randomTwoLayerRelu({ inputDim: 30, hidden: 16, seed: 2 })
+    for (const budget of [2, 20, 60]) {
+      const watched = meter(victim)
+      const r = await extractReluNetwork(watched, { seed: 1, budget })()
+      expect(E.isLeft(r) && r.left._tag).toBe('BudgetExhausted')
+      if (E.isLeft(r) && r.left._tag === 'BudgetExhausted') {
+        expect(r.left.limit).toBe(budget)
+        expect(r.left.used + r.left.requested).toBeGreaterThan(budget)
+      }
+      expect(watched.usage().gradientRows + watched.usage().predictRows).toBeLessThanOrEqual(budget)
+    }
+    // And enough budget succeeds, spending no more than it.
+    const watched = meter(victim)
+    const ok = await toPromise(extractReluNetwork(watched, { seed: 1, budget: 2000 }))
+    expect(ok.queries.gradientRows + ok.queries.predictRows).toBeLessThanOrEqual(2000)
+    expect(ok.queries).toEqual({ predictRows: watched.usage().predictRows, gradientRows: watched.usage().gradientRows, calls: watched.usage().predictCalls + watched.usage().gradientCalls, cacheHits: 0 })
   })
 
   it('hiddenBias: false is verified too: a network that has biases is not silently answered without them', async () => {
@@ -185,10 +214,10 @@ describe('fixtures: extraction', () => {
     expect(E.isLeft(r) && r.left._tag === 'BadResponse' && r.left.message.includes('gradient[0][3]')).toBe(true)
   })
 
-  it('extractReluNetwork: a NaN maxGradientRows (once a hang) and other bad options are refused before any query', async () => {
+  it('extractReluNetwork: a NaN budget (was maxGradientRows: NaN, once a hang) and other bad options are refused before any query', async () => {
     const victim = meter(randomTwoLayerRelu({ inputDim: 10, hidden: 3, seed: 1 }))
-    const r = await extractReluNetwork(victim, { seed: 1.5, maxGradientRows: Number.NaN, verifyPoints: -1, tolerance: 0 })()
-    expect(E.isLeft(r) && r.left._tag === 'InvalidOptions' && r.left.issues.map((i) => i.path).sort()).toEqual(['options.maxGradientRows', 'options.seed', 'options.tolerance', 'options.verifyPoints'])
+    const r = await extractReluNetwork(victim, { seed: 1.5, budget: Number.NaN, verifyPoints: -1, tolerance: 0 })()
+    expect(E.isLeft(r) && r.left._tag === 'InvalidOptions' && r.left.issues.map((i) => i.path).sort()).toEqual(['options.budget', 'options.seed', 'options.tolerance', 'options.verifyPoints'])
     expect(victim.usage().gradientRows + victim.usage().predictRows).toBe(0)
   })
 })

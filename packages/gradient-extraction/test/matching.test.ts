@@ -4,7 +4,8 @@ import { createRng, toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs } from '@sonde/datasets'
-import { compareOracles, gradientMatchingCopy, matchingLoss } from '../src/index.js'
+import { compareOracles } from '../src/index.js'
+import { gradientMatchingCopy, matchingLoss } from '../src/tfjs/index.js'
 
 beforeAll(async () => {
   await useFastestBackend()
@@ -68,8 +69,8 @@ describe('gradientMatchingCopy on a small MLP victim', () => {
     const fresh = rows(1400, 2400)
     const agreement = new Map<string, number>()
     for (const [name, fit, lambda] of [['labels', 'labels', 0], ['logits', 'logits', 0], ['logits + gradients', 'logits', 1]] as const) {
-      const r = await toPromise(gradientMatchingCopy(victim, pool, { queries: 20, seed: 1, fit, lambda, hidden: [16], epochs: 150 }))
-      expect(r.queries).toEqual({ valueRows: 20, gradientRows: lambda === 0 ? 0 : 20 })
+      const r = await toPromise(gradientMatchingCopy(victim, pool, { budget: 20, seed: 1, fit, lambda, hidden: [16], epochs: 150 }))
+      expect(r.queries).toEqual({ predictRows: 20, gradientRows: lambda === 0 ? 0 : 20, calls: lambda === 0 ? 1 : 2, cacheHits: 0 })
       agreement.set(name, (await toPromise(compareOracles(victim, r.copy, fresh))).agreement)
       r.model.dispose()
     }

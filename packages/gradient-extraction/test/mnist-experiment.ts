@@ -2,7 +2,8 @@ import { toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
-import { gradientMatchingCopy, compareOracles } from '../src/index.js'
+import { compareOracles } from '../src/index.js'
+import { gradientMatchingCopy } from '../src/tfjs/index.js'
 
 /** The MNIST setting shared by the test and the bench: a trained MLP victim, a query pool, held-out digits. */
 export const mnistSetting = async () => {
@@ -23,7 +24,7 @@ export type Setting = 'labels' | 'logits' | 'logits + gradients'
 export const agreementAt = async (victim: Awaited<ReturnType<typeof mnistSetting>>['victim'], pool: Matrix, heldOut: Matrix, queries: number, setting: Setting, seed = 1) => {
   const r = await toPromise(
     gradientMatchingCopy(victim, pool, {
-      queries,
+      budget: queries,
       seed,
       fit: setting === 'labels' ? 'labels' : 'logits',
       lambda: setting === 'logits + gradients' ? 1 : 0,

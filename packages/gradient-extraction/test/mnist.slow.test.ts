@@ -29,7 +29,7 @@ describe('gradientMatchingCopy on an MNIST MLP victim (784-64-10)', () => {
     const result = new Map<Setting, number>()
     for (const s of ['labels', 'logits', 'logits + gradients'] as Setting[]) {
       const r = await agreementAt(setting.victim, setting.pool, setting.heldOut.x, queries, s)
-      expect(r.queries.valueRows).toBe(queries)
+      expect(r.queries.predictRows).toBe(queries)
       expect(r.queries.gradientRows).toBe(s === 'logits + gradients' ? queries : 0)
       result.set(s, r.agreement)
     }

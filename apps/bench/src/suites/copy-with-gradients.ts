@@ -4,7 +4,8 @@ import { toPromise, labelAgreement } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, trainClassifier } from '@sonde/models/tfjs'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
-import { compareOracles, gradientMatchingCopy } from '@sonde/gradient-extraction'
+import { compareOracles } from '@sonde/gradient-extraction'
+import { gradientMatchingCopy } from '@sonde/gradient-extraction/tfjs'
 import { table, type SuiteResult } from '../measure.js'
 import { linePlot } from '../plot.js'
 
@@ -35,7 +36,7 @@ export const copyWithGradients = async (): Promise<SuiteResult> => {
       if (s === 'logits + gradients' && q > 500) break // already at the victim's own ceiling
       console.log(`  ${s}, ${q} queries …`)
       const r = await toPromise(
-        gradientMatchingCopy(victim, pool, { queries: q, seed: 1, fit: s === 'labels' ? 'labels' : 'logits', lambda: s === 'logits + gradients' ? 1 : 0, epochs: q <= 200 ? 150 : q <= 1000 ? 60 : 30 }),
+        gradientMatchingCopy(victim, pool, { budget: q, seed: 1, fit: s === 'labels' ? 'labels' : 'logits', lambda: s === 'logits + gradients' ? 1 : 0, epochs: q <= 200 ? 150 : q <= 1000 ? 60 : 30 }),
       )
       row.push((await toPromise(compareOracles(victim, r.copy, heldOut.x))).agreement)
       r.model.dispose()

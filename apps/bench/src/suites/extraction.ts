@@ -1,6 +1,6 @@
-import { toPromise, type Matrix } from '@sonde/oracle'
+import { createRng, randomQueries, toPromise, type Matrix } from '@sonde/oracle'
 import { randomTwoLayerRelu } from '@sonde/models'
-import { extractReluNetwork, randomPoints } from '@sonde/gradient-extraction'
+import { extractReluNetwork } from '@sonde/gradient-extraction'
 import { formatNumber, table, type SuiteResult } from '../measure.js'
 import { valueOnlyExtraction } from './value-extraction.js'
 
@@ -29,11 +29,11 @@ export const reluExtraction = async (): Promise<SuiteResult> => {
   for (const [h, d] of grid) {
     console.log(`  h = ${h}, d = ${d} …`)
     const victim = randomTwoLayerRelu({ inputDim: d, hidden: h, seed: 10 * h + d })
-    const test: Matrix = randomPoints(victim, 2000, 99)
+    const test: Matrix = randomQueries(victim.info, 2000, createRng(99))
     const truth = victim.evaluate(test).data
     const ex = await toPromise(extractReluNetwork(victim, { seed: 1 }))
     const ours = maxRelative(truth, ex.model.evaluate(test).data)
-    const oursTotal = ex.queries.gradientRows + ex.queries.valueRows
+    const oursTotal = ex.queries.gradientRows + ex.queries.predictRows
     let baseline = '—'
     let baselineErr = '—'
     let ratio = '—'
@@ -45,7 +45,7 @@ export const reluExtraction = async (): Promise<SuiteResult> => {
       baselineErr = formatNumber(err)
       ratio = `${formatNumber(b.valueQueries / oursTotal)}×`
     }
-    rows.push([String(h), String(d), String(ex.queries.gradientRows), String(ex.queries.valueRows), String(Math.round(3 * h * Math.log2(h))), formatNumber(ours), baseline, baselineErr, ratio])
+    rows.push([String(h), String(d), String(ex.queries.gradientRows), String(ex.queries.predictRows), String(Math.round(3 * h * Math.log2(h))), formatNumber(ours), baseline, baselineErr, ratio])
   }
   return {
     title: 'Extraction: two-layer ReLU networks from gradients vs value queries only',

@@ -1,0 +1,1 @@
+export { gradientMatchingCopy, matchingLoss, type GradientMatchingOptions, type GradientMatchingResult, type MatchTarget } from './matching.js'

@@ -12,6 +12,7 @@ import { copying } from './suites/copying.js'
 import { copyWithGradients } from './suites/copy-with-gradients.js'
 import { reluExtraction } from './suites/extraction.js'
 import { debugging } from './suites/debugging.js'
+import { httpAdapter } from './suites/http.js'
 import { influence } from './suites/influence.js'
 import { inverseClassification } from './suites/inverse-classification.js'
 import { oracleOverhead } from './suites/oracle-overhead.js'
@@ -26,6 +27,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   copying,
   influence,
   debugging,
+  http: httpAdapter,
 }
 
 const wanted = process.argv.slice(2)

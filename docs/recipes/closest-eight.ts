@@ -34,7 +34,7 @@ const x0 = row(testSet.x, index).slice()
 const prepared = prepareSoftmax(model) // M = WWᵀ once, reused by every query
 if (E.isLeft(prepared)) throw new Error(prepared.left.message)
 const t0 = performance.now()
-const result = inverseSoftmax(prepared.right, x0, { target: 8, margin: 2, lower: 0, upper: 1 })
+const result = inverseSoftmax(prepared.right, x0, { target: 8, margin: 2, domain: { lower: 0, upper: 1 } })
 const ms = performance.now() - t0
 if (E.isLeft(result)) throw new Error(`${result.left._tag}: ${result.left.message}`)
 const r = result.right

@@ -10,7 +10,8 @@ import { toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs } from '@sonde/datasets'
-import { copyClassifier, empiricalFidelityError, jitter, mlpCopy, treeCopy } from '@sonde/copying'
+import { copyClassifier, empiricalFidelityError, jitter, treeCopy } from '@sonde/copying'
+import { mlpCopy } from '@sonde/copying/tfjs'
 
 await useFastestBackend()
 const data = gaussianBlobs({ n: 3300, dim: 8, classes: 4, spread: 0.9, seed: 4 })
@@ -27,10 +28,10 @@ for (const [name, family] of [
   ['decision tree (depth ≤ 8)', treeCopy({ maxDepth: 8 })],
   ['MLP 8-32-32-4', mlpCopy({ hidden: [32, 32], epochs: 30, learningRate: 3e-3 })],
 ] as const) {
-  const r = await toPromise(copyClassifier(blackBox, { sampler: jitter({ sigma: 0.5 }), samples: 3000, copy: family, reference, seed: 1 }))
-  const fidelity = 1 - (await toPromise(empiricalFidelityError(blackBox, r.copy, heldOut)))
+  const r = await toPromise(copyClassifier(blackBox, { sampler: jitter({ sigma: 0.5 }), budget: 3000, copy: family, reference, seed: 1 }))
+  const fidelity = (await toPromise(empiricalFidelityError(blackBox, r.copy, heldOut))).agreement
   const details = Object.entries(r.trained.details).map(([k, v]) => `${k} ${typeof v === 'number' ? Number(v.toFixed(3)) : v}`).join(', ')
-  console.log(`${name}: ${r.queries.labels} label queries → agrees with the box on ${(100 * fidelity).toFixed(1)} % of ${heldOut.rows} unseen rows (${details})`)
+  console.log(`${name}: ${r.queries.predictRows} label queries → agrees with the box on ${(100 * fidelity).toFixed(1)} % of ${heldOut.rows} unseen rows (${details})`)
   if (fidelity < 0.85) throw new Error('recipe expectations not met')
   r.trained.dispose()
 }

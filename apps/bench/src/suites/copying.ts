@@ -4,7 +4,8 @@ import { toPromise, type Matrix } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, trainClassifier } from '@sonde/models/tfjs'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
-import { adaptive, balanced, boundary, copyClassifier, empiricalFidelityError, fromGenerator, gaussian, jitter, mlpCopy, uniformBox, type Sampler } from '@sonde/copying'
+import { adaptive, balanced, boundary, copyClassifier, empiricalFidelityError, fromGenerator, gaussian, jitter, uniformBox, type Sampler } from '@sonde/copying'
+import { mlpCopy } from '@sonde/copying/tfjs'
 import { table, type SuiteResult } from '../measure.js'
 import { linePlot } from '../plot.js'
 
@@ -53,8 +54,8 @@ export const copying = async (): Promise<SuiteResult> => {
         continue
       }
       console.log(`  ${name}, ${q} queries …`)
-      const r = await toPromise(copyClassifier(victim, { sampler, samples: q, copy: mlpCopy({ hidden: [128], epochs: 15 }), reference: reference.x, seed: 1, rounds }))
-      row.push(1 - (await toPromise(empiricalFidelityError(victim, r.copy, heldOut))))
+      const r = await toPromise(copyClassifier(victim, { sampler, budget: q, copy: mlpCopy({ hidden: [128], epochs: 15 }), reference: reference.x, seed: 1, rounds }))
+      row.push((await toPromise(empiricalFidelityError(victim, r.copy, heldOut))).agreement)
       r.trained.dispose()
     }
     results.set(name, row)

@@ -12,7 +12,8 @@ import { counterfactual } from '@sonde/inverse-classification'
 import { influenceOnTest, mostInfluential } from '@sonde/influence'
 import { defuse, trainVae } from '@sonde/debugging'
 import { gradientMatchingCopy } from '@sonde/gradient-extraction/tfjs'
-import { copyClassifier, jitter, mlpCopy, uniformBox } from '@sonde/copying'
+import { copyClassifier, jitter, uniformBox } from '@sonde/copying'
+import { mlpCopy } from '@sonde/copying/tfjs'
 import { loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
 import { cachedModel } from './model-cache.js'
 
@@ -114,11 +115,11 @@ for (const [name, lambda] of [['labels only', 0], ['labels + gradient explanatio
 // Copying from labels alone (copyClassifier): data-free uniform noise against jittered real digits.
 console.log('\nCopying the box from its labels:')
 const unlabelled = subset(trainSet, Array.from({ length: 3000 }, (_, i) => 3000 + i)).x
-for (const [name, sampler, samples] of [['uniform noise', uniformBox(), 1000], ['jittered digits', jitter({ sigma: 0.05 }), 3000]] as const) {
-  const r = await toPromise(copyClassifier(blackBox, { sampler, samples, copy: mlpCopy({ hidden: [128], epochs: 10 }), reference: unlabelled, seed: 1 }))
+for (const [name, sampler, labels] of [['uniform noise', uniformBox(), 1000], ['jittered digits', jitter({ sigma: 0.05 }), 3000]] as const) {
+  const r = await toPromise(copyClassifier(blackBox, { sampler, budget: labels, copy: mlpCopy({ hidden: [128], epochs: 10 }), reference: unlabelled, seed: 1 }))
   const p3 = await toPromise(r.copy.predict(testSet.x))
   const a = labelAgreement(p3.labels, all.labels)
-  console.log(`  ${name}: ${r.queries.labels} queries → ${(100 * a).toFixed(1)} % agreement${r.diagnostics.warning !== undefined ? ` — warning: ${r.diagnostics.warning.split(':')[0]}` : ''}`)
+  console.log(`  ${name}: ${r.queries.predictRows} queries → ${(100 * a).toFixed(1)} % agreement${r.diagnostics.warning !== undefined ? ` — warning: ${r.diagnostics.warning.split(':')[0]}` : ''}`)
   r.trained.dispose()
 }
 

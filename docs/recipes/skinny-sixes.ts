@@ -45,13 +45,13 @@ const sixes = Array.from(held.y.keys()).filter((i) => held.y[i] === 6)
 const sources = { x: takeRows(held.x, sixes), y: new Int32Array(sixes.length).fill(6) }
 const result = await toPromise(defuse(blackBox, vae, sources, { seed: 1, perturbations: 10, imageShape: [28, 28], regions: { maxComponents: 30 } }))
 const id = result.identification
-console.log(`${id.queries} label queries found ${id.found} misread decodes (${id.yieldPerQuery.toFixed(2)} per query); ${result.regions.length} regions`)
+console.log(`${id.queries.predictRows} label queries found ${id.found} misread decodes (${id.yieldPerQuery.toFixed(2)} per query); ${result.regions.length} regions`)
 
 const out = join(import.meta.dirname, 'output')
 mkdirSync(out, { recursive: true })
 for (const [i, r] of result.regions.slice(0, 6).entries()) {
   writeFileSync(join(out, `region-${i}.png`), encodeGrayPng(r.grid!.pixels, r.grid!.width, r.grid!.height))
-  console.log(`region ${i}: weight ${r.region.weight.toFixed(3)}, ${r.sourceLabel} read as ${r.predictedLabel}, purity ${r.purity.toFixed(2)} → docs/recipes/output/region-${i}.png`)
+  console.log(`region ${i}: weight ${r.region.weight.toFixed(3)}, ${r.sourceLabel} read as ${r.predictedLabel}, error rate ${r.errorRate.toFixed(2)} → docs/recipes/output/region-${i}.png`)
 }
 
 // A person would label each region from its grid; an independent model stands in here.

@@ -46,7 +46,7 @@ export const debugging = async (): Promise<SuiteResult> => {
   const rows: Array<Array<string | number>> = []
   for (const scale of [0.5, 1, 2]) {
     const r = await toPromise(findMisclassifications(box, vae, sources.x, sources.y, { perturbations: Q, keepPerSource: Q, scale, seed: 1 }))
-    rows.push([`latent, scale ${scale}`, String(r.queries), String(r.found), r.yieldPerQuery, r.found === 0 ? 0 : isBug(r.inputs, r.predicted) / r.found])
+    rows.push([`latent, scale ${scale}`, String(r.queries.predictRows), String(r.found), r.yieldPerQuery, r.found === 0 ? 0 : isBug(r.inputs, r.predicted) / r.found])
   }
   for (const sigma of [0.1, 0.3]) {
     const rng = createRng(2)
@@ -84,7 +84,9 @@ export const debugging = async (): Promise<SuiteResult> => {
     ),
   )
   const bugRegion = [...regionRows].sort((a, b) => b.bug - a.bug)[0]!.r
-  const fresh = regionSamples(bugRegion.region, vae, 500, 999, { lower: 0, upper: 1 })
+  const sampled = regionSamples(bugRegion.region, vae, 500, 999, { lower: 0, upper: 1 })
+  if (sampled._tag === 'Left') throw new Error(sampled.left.message)
+  const fresh = sampled.right
   const truth = labelsOf(judge, fresh)
   const regionBefore = labelAgreement(labelsOf(model, fresh), truth)
   t = performance.now()
@@ -104,8 +106,8 @@ export const debugging = async (): Promise<SuiteResult> => {
     `**Regions** (Dirichlet-process mixture, upper bound 30, weight > 0.01; ${result.regions.length} regions; Defuse end to end ${(defuseMs / 1000).toFixed(1)} s and ${metered.usage().predictRows} label queries):`,
     '',
     table(
-      ['region', 'weight', 'members', 'source → model', 'purity', 'judge 6 & model 1'],
-      regionRows.slice(0, 10).map(({ r, bug }) => [String(r.region.id), r.region.weight, String(r.region.members.length), `${r.sourceLabel} → ${r.predictedLabel}`, r.purity, bug]),
+      ['region', 'weight', 'members', 'source → model', 'error rate', 'judge 6 & model 1'],
+      regionRows.slice(0, 10).map(({ r, bug }) => [String(r.region.id), r.region.weight, String(r.region.members.length), `${r.sourceLabel} → ${r.predictedLabel}`, r.errorRate, bug]),
     ),
     '',
     `**Correction** (${labelled.length} regions labelled by the judge, unsure regions skipped; CE(train) + 1·CE(region samples), 2 epochs, ${(correctMs / 1000).toFixed(1)} s): the bug region's fresh samples ${(100 * regionBefore).toFixed(1)} % → ${(100 * regionAfter).toFixed(1)} % right; clean held-out accuracy ${(100 * accBefore).toFixed(1)} % → ${(100 * accAfter).toFixed(1)} %.`,

@@ -135,9 +135,9 @@ const vae = await toPromise(trainVae(subset(trainSet, Array.from({ length: 3000 
 const sources = subset(testSet, weakest.rows.slice(0, 100))
 const found = await toPromise(defuse(blackBox, vae, sources, { seed: 1, perturbations: 10, samplesPerRegion: 16, regions: { maxComponents: 20 } }))
 console.log(
-  `  weakest class ${weakest.c} (${(100 * weakest.acc).toFixed(1)} % right); ${found.identification.queries} label queries found ${found.identification.found} misread decodes of 100 test ${weakest.c}s (yield ${found.identification.yieldPerQuery.toFixed(2)}), ${found.regions.length} regions; ${((performance.now() - t3) / 1000).toFixed(1)} s with the VAE`,
+  `  weakest class ${weakest.c} (${(100 * weakest.acc).toFixed(1)} % right); ${found.identification.queries.predictRows} label queries found ${found.identification.found} misread decodes of 100 test ${weakest.c}s (yield ${found.identification.yieldPerQuery.toFixed(2)}), ${found.regions.length} regions; ${((performance.now() - t3) / 1000).toFixed(1)} s with the VAE`,
 )
-for (const r of found.regions.slice(0, 3)) console.log(`  region: weight ${r.region.weight.toFixed(2)}, ${r.sourceLabel} read as ${r.predictedLabel}, purity ${r.purity.toFixed(2)}`)
+for (const r of found.regions.slice(0, 3)) console.log(`  region: weight ${r.region.weight.toFixed(2)}, ${r.sourceLabel} read as ${r.predictedLabel}, error rate ${r.errorRate.toFixed(2)}`)
 vae.dispose()
 
 const u = blackBox.usage()

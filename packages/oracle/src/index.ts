@@ -52,7 +52,6 @@ export { cache, type CacheOptions, type CacheStats, type Cached } from './middle
 export { labelOnly, topK } from './middleware/reveal.js'
 export { retry, type RetryOptions } from './middleware/retry.js'
 export { timeout, withTimeout } from './middleware/timeout.js'
-export { decoders, type Decoder, type DecodeIssue, type NumberConstraints } from './decoder.js'
 export {
   makeContext,
   makeRegistry,

@@ -1,6 +1,6 @@
 import { either as E, function as F } from 'fp-ts'
 import { describe, expect, it } from 'vitest'
-import { budget, createRng, labelOnly, makeContext, makeRegistry, meter, runProbe, toPromise, type Matrix } from '@sonde/oracle'
+import { budget, cache, createRng, labelOnly, makeContext, makeRegistry, meter, runProbe, toPromise, type Matrix } from '@sonde/oracle'
 import { SoftmaxRegression } from '@sonde/models'
 import { counterfactual, inverseClassificationProbe, inverseSoftmax } from '../src/index.js'
 
@@ -147,6 +147,16 @@ describe('counterfactual options', () => {
     expect(seen.length).toBeGreaterThan(0)
     expect(seen.every((v) => v >= -1 && v <= 3)).toBe(true)
     expect(r.x.every((v) => v >= -1 && v <= 3)).toBe(true)
+  })
+
+  it('a cache under the oracle: a second identical run is answered from it, and queries.cacheHits says so', async () => {
+    const cached = F.pipe(labelOnly(model), cache())
+    const first = await toPromise(counterfactual(cached, perturbed, x0, { target: (current + 2) % 4, margin: 0 }))
+    expect(first.queries.cacheHits).toBe(0)
+    const second = await toPromise(counterfactual(cached, perturbed, x0, { target: (current + 2) % 4, margin: 0 }))
+    expect(second.queries.predictRows).toBe(first.queries.predictRows)
+    expect(second.queries.cacheHits).toBe(second.queries.predictRows) // every row came from the cache
+    expect(Array.from(second.x)).toEqual(Array.from(first.x))
   })
 
   it('reports progress per stage, and a throwing progress callback is PluginFailed, not a throw', async () => {

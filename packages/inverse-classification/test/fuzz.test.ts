@@ -31,6 +31,7 @@ import {
   type CounterfactualResult,
   type InverseResult,
 } from '../src/index.js'
+import { solveNnqp } from '../src/nnqp.js'
 import { bruteForceProjection } from './reference.js'
 
 // Bad inputs to every public function of the package, and misbehaving oracles and callbacks. For each case:
@@ -598,6 +599,22 @@ describe('the issue 12 reproducers (fixtures)', () => {
       inverseSoftmax({ weights: { rows: 4, cols: 1, data: Float64Array.of(0.5, -0.25, 2.5, -0.25) }, bias: Float64Array.of(-0.25, -1.25, 0.5, 0.5) }, Float64Array.of(-0.75), { target: 2, margin: 3 }),
     )
     expect(E.isRight(r) && r.right.x[0]).toBeCloseTo(1.125, 12)
+  })
+
+  it('solveNnqp stopped at its iteration cap without saying so: now converged is false, and the solver turns it into NotConverged', () => {
+    // min ½λᵀHλ + qᵀλ, λ ≥ 0, with all three multipliers positive at the optimum: it needs 3 entering steps.
+    const h = Float64Array.of(2, 0.5, 0.1, 0.5, 2, 0.3, 0.1, 0.3, 2)
+    const q = Float64Array.of(-1, -1, -1)
+    const capped = solveNnqp(h, q, 3, undefined, 1)
+    expect(capped.converged).toBe(false)
+    const full = solveNnqp(h, q, 3)
+    expect(full.converged).toBe(true)
+    // Its KKT conditions hold at the full answer: Hλ + q = 0 where λ > 0 (to rounding).
+    for (let j = 0; j < 3; j++) {
+      const g = q[j]! + h[3 * j]! * full.lambda[0]! + h[3 * j + 1]! * full.lambda[1]! + h[3 * j + 2]! * full.lambda[2]!
+      expect(full.lambda[j]!).toBeGreaterThan(0)
+      expect(Math.abs(g)).toBeLessThanOrEqual(1e-14)
+    }
   })
 
   it('the cases ran', () => {

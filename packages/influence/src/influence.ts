@@ -55,6 +55,7 @@ const prepare = async (
   if (test !== undefined) {
     const te = validateExamples(test, 'test', train.x.cols, shape.numClasses)
     if (E.isLeft(te)) return te
+    if (test.x.rows === 0) return E.left(errors.invalidInput('test has no rows', 'test'))
   }
   const seed = validateInverseHvpOptions(options, train.x.rows)
   if (E.isLeft(seed)) return seed

@@ -7,6 +7,7 @@ import {
   stage,
   takeRows,
   trackQueries,
+  validatePrediction,
   z,
   type Capability,
   type Matrix,
@@ -225,7 +226,9 @@ const run = (oracle: Oracle, o: InfluenceProbeOptions, ctx: ProbeContext): TE.Ta
         if (E.isLeft(ok)) return ok
         const answer = await tracked.oracle.predict(train.x)()
         if (E.isLeft(answer)) return answer
-        trainY = answer.right.labels
+        const checked = validatePrediction(oracle.info, train.x.rows, answer.right)
+        if (E.isLeft(checked)) return checked
+        trainY = checked.right.labels
         s.check(1)
       } else {
         trainY = train.y!
@@ -252,7 +255,9 @@ const run = (oracle: Oracle, o: InfluenceProbeOptions, ctx: ProbeContext): TE.Ta
     } else if (o.labels === 'oracle') {
       const answer = await tracked.oracle.predict(test.x)()
       if (E.isLeft(answer)) return answer
-      testY = answer.right.labels
+      const checked = validatePrediction(oracle.info, test.x.rows, answer.right)
+      if (E.isLeft(checked)) return checked
+      testY = checked.right.labels
       testLabels = 'oracle'
     } else {
       testY = predicted

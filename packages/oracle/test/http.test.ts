@@ -1,6 +1,6 @@
 import { either as E } from 'fp-ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRng, fromRows, type Matrix, type OracleError } from '../src/index.js'
+import { createRng, fromRows, type InvalidOptions, type Matrix, type OracleError } from '../src/index.js'
 import { fromHttp, type HttpOracle, type HttpOracleOptions } from '../src/http.js'
 import { describeOracleContract } from '../src/testing/index.js'
 import { D, K, evaluate, startModelServer, type ModelServer } from './http-server.js'
@@ -16,7 +16,7 @@ const connect = async (options: HttpOracleOptions): Promise<HttpOracle> => {
   return r.right
 }
 
-const failure = async (task: () => Promise<E.Either<OracleError | { _tag: string; message: string }, unknown>>) => {
+const failure = async (task: () => Promise<E.Either<OracleError | InvalidOptions, unknown>>): Promise<OracleError | InvalidOptions> => {
   const r = await task()
   if (E.isRight(r)) throw new Error('expected a failure')
   return r.left

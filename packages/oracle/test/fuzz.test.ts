@@ -236,16 +236,18 @@ describe('fuzz: arguments from a JavaScript caller', () => {
       fc.property(junk, junk, junk, (a, b, c) => {
         cases++
         const i = { ...info, ...(typeof a === 'object' && a !== null ? a : {}) } as OracleInfo
-        for (const f of [
-          () => validateQuery(i, b as Matrix),
-          () => validateQuery(info, b as Matrix),
-          () => validateClasses(info, 2, c as number),
-          () => validatePrediction(info, 2, b as { labels: Int32Array }),
-          () => validateGradient(info, 2, b as Matrix),
-          () => validateInfo(a as OracleInfo),
+        const u = (v: unknown) => v as never
+        const checks: Array<() => E.Either<{ readonly _tag: ErrorTag }, unknown>> = [
+          () => validateQuery(i, u(b)),
+          () => validateQuery(info, u(b)),
+          () => validateClasses(info, 2, u(c)),
+          () => validatePrediction(info, 2, u(b)),
+          () => validateGradient(info, 2, u(b)),
+          () => validateInfo(u(a)),
           () => validateInfo(i),
           () => validateSeed(a),
-        ]) {
+        ]
+        for (const f of checks) {
           const r = f()
           expect(E.isLeft(r) || E.isRight(r)).toBe(true)
           if (E.isLeft(r)) expect(knownTags.has(r.left._tag)).toBe(true)
@@ -262,7 +264,7 @@ describe('fuzz: arguments from a JavaScript caller', () => {
         cases++
         let o: Oracle | undefined
         try {
-          o = fromFunction(i as OracleInfo, f as () => Int32Array)
+          o = fromFunction(i as unknown as OracleInfo, f as unknown as () => Int32Array)
         } catch (e) {
           // A wrong description is a programming error, reported at construction as a typed error.
           expect(e instanceof SondeError && knownTags.has(e.error._tag)).toBe(true)

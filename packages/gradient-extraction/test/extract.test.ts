@@ -1,7 +1,7 @@
 import { either as E } from 'fp-ts'
 import { describe, expect, it } from 'vitest'
 import { createRng, fromFunction, labelOnly, meter, toPromise, type Matrix } from '@sonde/oracle'
-import { LogisticRegression, randomTwoLayerRelu, SoftmaxRegression } from '@sonde/models'
+import { LogisticRegression, randomTwoLayerRelu, SoftmaxRegression, TwoLayerRelu } from '@sonde/models'
 import { extractLinear, extractReluNetwork } from '../src/index.js'
 import { exactWithinBudget, relErr } from './relu-grid.js'
 
@@ -189,6 +189,28 @@ describe('extractReluNetwork', () => {
     expect(E.isLeft(r) && r.left.message).toContain('extractLinear')
   })
 
+  it('reports progress per bisection level and stops within 1 s of an abort, nothing queried after it', async () => {
+    const victim = meter(randomTwoLayerRelu({ inputDim: 40, hidden: 12, outputs: 2, seed: 8 }))
+    const controller = new AbortController()
+    let at: { rows: number; time: number } | undefined
+    const stages = new Set<string>()
+    const r = await extractReluNetwork(victim, {
+      seed: 1,
+      signal: controller.signal,
+      progress: (e) => {
+        stages.add(e.stage)
+        if (at === undefined) {
+          at = { rows: victim.usage().gradientRows + victim.usage().predictRows, time: Date.now() }
+          controller.abort()
+        }
+      },
+    })()
+    expect(E.isLeft(r) && r.left._tag).toBe('Aborted')
+    expect(Date.now() - at!.time).toBeLessThan(1000)
+    expect(victim.usage().gradientRows + victim.usage().predictRows).toBe(at!.rows)
+    expect([...stages]).toEqual(['logit 0: bisection'])
+  })
+
   it('is seeded: the same seed spends the same queries and gives the same model', async () => {
     const victim = randomTwoLayerRelu({ inputDim: 50, hidden: 10, seed: 9 })
     const a = await toPromise(extractReluNetwork(victim, { seed: 4 }))
@@ -220,4 +242,49 @@ describe('fixtures: extraction', () => {
     expect(E.isLeft(r) && r.left._tag === 'InvalidOptions' && r.left.issues.map((i) => i.path).sort()).toEqual(['options.budget', 'options.seed', 'options.tolerance', 'options.verifyPoints'])
     expect(victim.usage().gradientRows + victim.usage().predictRows).toBe(0)
   })
+
+  it('extractReluNetwork: NaN gradients are a BadResponse at the first answer (once 16,385 paid rows before a misleading error)', async () => {
+    const net = randomTwoLayerRelu({ inputDim: 10, hidden: 3, seed: 1 })
+    const watched = meter({
+      info: net.info,
+      predict: net.predict,
+      gradient: (x: Matrix, cls: number | Int32Array) => async () => {
+        const g = await net.gradient(x, cls)()
+        return E.isLeft(g) ? g : E.right({ ...g.right, data: g.right.data.map(() => Number.NaN) })
+      },
+    })
+    const r = await extractReluNetwork(watched, { seed: 1 })()
+    expect(E.isLeft(r) && r.left._tag).toBe('BadResponse')
+    expect(watched.usage().gradientRows).toBe(2)
+  })
+
+  it('extractReluNetwork: the old maxGradientRows from a JavaScript caller is refused by name, before any query', async () => {
+    const victim = meter(randomTwoLayerRelu({ inputDim: 10, hidden: 3, seed: 1 }))
+    const r = await extractReluNetwork(victim, { seed: 1, maxGradientRows: Number.NaN } as never)()
+    expect(E.isLeft(r) && r.left._tag === 'InvalidOptions' && r.left.message).toContain('maxGradientRows')
+    expect(victim.usage().gradientCalls + victim.usage().predictCalls).toBe(0)
+  })
+
+  it('extractReluNetwork: dependent units are Unidentifiable (was InvalidInput at path "oracle")', async () => {
+    // Two units with parallel weights (w and 2w, different biases): their gradient jumps are dependent.
+    const net = new TwoLayerRelu({
+      hiddenWeights: { rows: 2, cols: 3, data: Float64Array.of(1, 0, 0, 2, 0, 0) },
+      hiddenBias: Float64Array.of(0.5, -1),
+      outputWeights: { rows: 1, cols: 2, data: Float64Array.of(1, 1) },
+    })
+    const r = await extractReluNetwork(net, { seed: 1 })()
+    expect(E.isLeft(r) && r.left._tag).toBe('Unidentifiable')
+  })
+
+  it('an oracle that throws or rejects is a BadResponse, not a rejection', async () => {
+    const victim = SoftmaxRegression.random(4, 2, 1, { output: 'logits' })
+    const throwing = { info: victim.info, predict: victim.predict, gradient: () => { throw new Error('explanations are down') } }
+    const rejecting = { info: victim.info, predict: () => () => Promise.reject(new Error('scores are down')), gradient: victim.gradient }
+    for (const o of [throwing, rejecting]) {
+      const r = await extractLinear(o as never)()
+      expect(E.isLeft(r) && r.left._tag).toBe('BadResponse')
+      expect(E.isLeft(r) && r.left.message).toMatch(/down/)
+    }
+  })
 })
+

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createRng, toPromise, type Matrix } from '@sonde/oracle'
+import { either as E } from 'fp-ts'
+import { createRng, meter, toPromise, type Matrix } from '@sonde/oracle'
+import { randomTwoLayerRelu } from '@sonde/models'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp, trainClassifier, useFastestBackend } from '@sonde/models/tfjs'
 import { gaussianBlobs } from '@sonde/datasets'
@@ -82,5 +84,50 @@ describe('gradientMatchingCopy on a small MLP victim', () => {
     expect(agreement.get('logits + gradients')!).toBeGreaterThan(agreement.get('logits')!)
     expect(agreement.get('logits')!).toBeGreaterThan(agreement.get('labels')!)
     victimModel.dispose()
+  })
+})
+
+describe('gradientMatchingCopy: queries, progress and abort', () => {
+  const victim = randomTwoLayerRelu({ inputDim: 5, hidden: 4, outputs: 3, seed: 2 })
+
+  it('without a pool: budget points from the domain, counted; progress per epoch', async () => {
+    const watched = meter(victim)
+    const events: string[] = []
+    const r = await toPromise(gradientMatchingCopy(watched, undefined, { budget: 12, seed: 4, hidden: [6], epochs: 3, progress: (e) => events.push(`${e.stage} ${e.done}`) }))
+    expect(r.queries).toEqual({ predictRows: 12, gradientRows: 12, calls: 2, cacheHits: 0 })
+    expect(r.source).toBe('domain')
+    expect(r.points.rows).toBe(12)
+    expect(r.losses.length).toBe(3)
+    expect(events).toContain('querying 2')
+    expect(events.filter((e) => e.startsWith('training')).length).toBeGreaterThanOrEqual(2)
+    r.model.dispose()
+  })
+
+  it('an abort during training ends in Aborted within 1 s, nothing queried after it', async () => {
+    const watched = meter(victim)
+    const controller = new AbortController()
+    let at = 0
+    const r = await gradientMatchingCopy(watched, undefined, {
+      budget: 12,
+      seed: 4,
+      hidden: [6],
+      epochs: 100_000,
+      signal: controller.signal,
+      progress: (e) => {
+        if (e.stage === 'training' && e.done >= 2 && at === 0) {
+          at = Date.now()
+          controller.abort()
+        }
+      },
+    })()
+    expect(E.isLeft(r) && r.left._tag).toBe('Aborted')
+    expect(Date.now() - at).toBeLessThan(1000)
+    expect(watched.usage().predictRows + watched.usage().gradientRows).toBe(24)
+  })
+
+  it('NaN gradients are a BadResponse at the boundary, before any training', async () => {
+    const nan = { info: victim.info, predict: victim.predict, gradient: (x: Matrix) => async () => E.right({ rows: x.rows, cols: 5, data: new Float64Array(x.rows * 5).fill(Number.NaN) }) }
+    const r = await gradientMatchingCopy(nan as never, undefined, { budget: 6, seed: 1, epochs: 1 })()
+    expect(E.isLeft(r) && r.left._tag).toBe('BadResponse')
   })
 })

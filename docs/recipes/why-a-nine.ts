@@ -40,14 +40,19 @@ const digit = { x: takeRows(testSet.x, [index]), y: testSet.y.slice(index, index
 console.log(`test digit ${index}: labelled ${digit.y[0]}, the model says 9`)
 
 const t0 = performance.now()
-const influence = influenceOnTest(model, trainSet, digit, { method: 'cg' })
-if (E.isLeft(influence)) throw new Error(`${influence.left._tag}: ${influence.left.message}`)
-const scores = influence.right
+// Async: it reports progress (CG iterations, at most every 100 ms) and would stop on an AbortSignal (`signal`).
+let events = 0
+const scores = await toPromise(influenceOnTest(model, trainSet, digit, { method: 'cg', progress: () => void events++ }))
 const solve = scores.solves[0]!
-console.log(`s_test by CG: ${solve.iterations} iterations, relative residual ${solve.relativeResidual.toExponential(1)}, ${(performance.now() - t0).toFixed(0)} ms in all`)
+console.log(`s_test by CG: ${solve.iterations} iterations, relative residual ${solve.relativeResidual.toExponential(1)}, ${(performance.now() - t0).toFixed(0)} ms in all; ${events} progress events; ${scores.queries.calls} oracle queries (white-box)`)
 
-const helpful = mostInfluential(scores, 0, 8, 'helpful')
-const harmful = mostInfluential(scores, 0, 8, 'harmful')
+const top = (direction: 'helpful' | 'harmful'): Int32Array => {
+  const ranked = mostInfluential(scores, 0, 8, direction)
+  if (E.isLeft(ranked)) throw new Error(ranked.left.message)
+  return ranked.right
+}
+const helpful = top('helpful')
+const harmful = top('harmful')
 const show = (idx: Int32Array) => Array.from(idx, (j) => `${trainSet.y[j]} (${scores.scores.data[j]!.toExponential(1)})`).join(', ')
 console.log(`most helpful (label, predicted loss change if removed): ${show(helpful)}`)
 console.log(`most harmful: ${show(harmful)}`)

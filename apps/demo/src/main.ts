@@ -93,9 +93,11 @@ console.log('\nInfluence on the surrogate (white box):')
 const surrogateLabels = (await toPromise(surrogate.predict(testSet.x))).labels
 const miss = testSet.y.findIndex((y, i) => surrogateLabels[i] !== y)
 const t2 = performance.now()
-const infl = influenceOnTest(surrogate, { x: pool.x, y: poolLabels.labels }, { x: takeRows(testSet.x, [miss]), y: testSet.y.slice(miss, miss + 1) }, { method: 'cg' })
+const infl = await influenceOnTest(surrogate, { x: pool.x, y: poolLabels.labels }, { x: takeRows(testSet.x, [miss]), y: testSet.y.slice(miss, miss + 1) }, { method: 'cg' })()
 if (E.isLeft(infl)) throw new Error(infl.left.message)
-const harmful = mostInfluential(infl.right, 0, 5, 'harmful')
+const ranked = mostInfluential(infl.right, 0, 5, 'harmful')
+if (E.isLeft(ranked)) throw new Error(ranked.left.message)
+const harmful = ranked.right
 console.log(
   `  test digit #${miss} is a ${testSet.y[miss]}, the surrogate says ${surrogateLabels[miss]}; most harmful training digits (box label): ${Array.from(harmful, (j) => poolLabels.labels[j]).join(', ')}; s_test in ${infl.right.solves[0]!.iterations} CG iterations, ${(performance.now() - t2).toFixed(0)} ms for all 2000 scores`,
 )

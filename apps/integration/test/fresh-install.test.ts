@@ -30,7 +30,7 @@ const x = { rows: 40, cols: 2, data: Float64Array.from({ length: 80 }, (_, k) =>
 const y = Int32Array.from({ length: 40 }, (_, i) => (x.data[2 * i] > 0 ? 1 : 0))
 const fit = SoftmaxRegression.fit(x, y, { numClasses: 2, l2: 0.1 })
 if (fit._tag !== 'Right') throw new Error(fit.left.message)
-const infl = influenceOnTest(fit.right.model, { x, y }, { x: takeRows(x, [0]), y: y.slice(0, 1) })
+const infl = await influenceOnTest(fit.right.model, { x, y }, { x: takeRows(x, [0]), y: y.slice(0, 1) })()
 const cf = inverseSoftmax(fit.right.model, x.data.slice(0, 2), { target: 1 - y[0] })
 console.log(infl._tag, infl.right.scores.cols, cf._tag)
 `,

@@ -1,4 +1,4 @@
-import { either as E } from 'fp-ts'
+import { either as E, type taskEither as TE } from 'fp-ts'
 import { createRng, permutation, takeRows, type Matrix } from '@sonde/oracle'
 import { LogisticRegression, SoftmaxRegression } from '@sonde/models'
 import { downsampleImages, loadMnist, stratifiedSplit, subset } from '@sonde/datasets'
@@ -9,6 +9,7 @@ const unwrap = <A>(e: E.Either<{ readonly message: string }, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left.message)
   return e.right
 }
+const run = async <A>(te: TE.TaskEither<{ readonly message: string }, A>): Promise<A> => unwrap(await te())
 
 const argmaxRows = (m: Matrix): Int32Array =>
   Int32Array.from({ length: m.rows }, (_, i) => {
@@ -41,18 +42,18 @@ export const influence = async (): Promise<SuiteResult> => {
   console.log('  solvers …')
   const solvers: Array<{ name: string; options: InverseHvpOptions }> = [
     { name: 'exact (Cholesky)', options: { method: 'exact' } },
-    { name: 'cg (tol 1e-10)', options: { method: 'cg' } },
-    { name: 'cg (tol 1e-4)', options: { method: 'cg', tol: 1e-4 } },
-    { name: 'lissa (auto scale, depth 3000, batch 64)', options: { method: 'lissa', depth: 3000, batchSize: 64, seed: 1, tol: 0.5 } },
+    { name: 'cg (tolerance 1e-10)', options: { method: 'cg' } },
+    { name: 'cg (tolerance 1e-4)', options: { method: 'cg', tolerance: 1e-4 } },
+    { name: 'lissa (auto scale, depth 3000, batch 64)', options: { method: 'lissa', depth: 3000, batchSize: 64, seed: 1, tolerance: 0.5 } },
   ]
   const solved: Array<{ name: string; prepMs: number; solveMs: number; x: Float64Array; iterations: number; residual: number; scale?: number }> = []
   for (const s of solvers) {
     console.log(`    ${s.name}`)
     t = performance.now()
-    const inv = unwrap(prepareInverseHvp(model, train, s.options))
+    const inv = await run(prepareInverseHvp(model, train, s.options))
     const prepMs = performance.now() - t
     t = performance.now()
-    const r = unwrap(inv.solve(g))
+    const r = await run(inv.solve(g))
     solved.push({ name: s.name, prepMs, solveMs: performance.now() - t, x: r.x, iterations: r.report.iterations, residual: r.report.relativeResidual, ...(inv.scale !== undefined ? { scale: inv.scale } : {}) })
   }
   const exact = solved[0]!.x
@@ -75,12 +76,12 @@ export const influence = async (): Promise<SuiteResult> => {
 
   // Leave-one-out validation: the 50 digits of largest |influence| (by CG), refit to ‖∇F‖ ≤ 1e-10.
   console.log('  leave-one-out refits (50) …')
-  const byCg = unwrap(influenceOnTest(model, train, test, { method: 'cg' }))
+  const byCg = await run(influenceOnTest(model, train, test, { method: 'cg' }))
   t = performance.now()
-  const loo = unwrap(validateAgainstRetraining(model, train, test, byCg, { count: 50, fit: { tol: 1e-10 } }))
+  const loo = await run(validateAgainstRetraining(model, train, test, byCg, { count: 50, fit: { tol: 1e-10 } }))
   const looMs = performance.now() - t
   // Exact scores from the exact s_test solved above (the Cholesky factor is not rebuilt).
-  const exactScores = scoresFromSTest(model, train, { rows: 1, cols: exact.length, data: exact })
+  const exactScores = unwrap(scoresFromSTest(model, train, { rows: 1, cols: exact.length, data: exact }))
   const exactPredicted = Float64Array.from(loo.indices, (j) => exactScores.data[j]!)
   const exactPearson = pearson(exactPredicted, loo.actual)
 
@@ -98,7 +99,7 @@ export const influence = async (): Promise<SuiteResult> => {
     flipped[i] = 1
   }
   const noisyModel = unwrap(SoftmaxRegression.fit(noisy.x, y, { l2: 0.001 })).model
-  const { order } = unwrap(rankSuspiciousLabels(noisyModel, { x: noisy.x, y }, { method: 'exact' }))
+  const { order } = await run(rankSuspiciousLabels(noisyModel, { x: noisy.x, y }, { method: 'exact' }))
   const losses = noisyModel.losses(noisy.x, y)
   const byLoss = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => losses[b]! - losses[a]!)
   const byRandom = permutation(n, createRng(13))
@@ -121,9 +122,10 @@ export const influence = async (): Promise<SuiteResult> => {
   const z = logistic.logits(btest.x)
   const margins = Array.from({ length: btest.x.rows }, (_, i) => (btest.y[i] === 1 ? 1 : -1) * z.data[2 * i + 1]!)
   const targets = Array.from(margins.keys()).filter((i) => margins[i]! > 0).sort((a, b) => margins[a]! - margins[b]!).slice(0, 40)
-  const attacks = [0.05, 0.1, 0.2].flatMap((epsilon) =>
-    [1, 2].map((perturbed) => ({ epsilon, perturbed, r: unwrap(trainingSetAttack(logistic, btrain, btest, { epsilon, perturbed, steps: 10, targets })) })),
-  )
+  const attacks: Array<{ epsilon: number; perturbed: number; r: { flipped: number; attempted: number; retrains: number } }> = []
+  for (const epsilon of [0.05, 0.1, 0.2]) {
+    for (const perturbed of [1, 2]) attacks.push({ epsilon, perturbed, r: await run(trainingSetAttack(logistic, btrain, btest, { epsilon, perturbed, steps: 10, targets })) })
+  }
 
   const markdown = [
     `Softmax regression fit on ${train.x.rows} digits in ${(fitMs / 1000).toFixed(1)} s (‖∇F‖ = ${fitted.report.gradientNorm.toExponential(1)}); test digit #${wrong} (a ${testSet.y[wrong]} called ${predicted[wrong]}).`,

@@ -265,7 +265,7 @@ export const copyClassifier = (oracle: Oracle, options: CopyOptions): TE.TaskEit
     const go = labelStage.check(bought)
     if (E.isLeft(go)) return go
     const q = validateQuery(info, x)
-    if (E.isLeft(q)) return q
+    if (E.isLeft(q)) return E.left(errors.pluginFailed(`sampler '${samplerName}'`, `asked for labels of points the oracle cannot take (nothing was sent): ${q.left.message}`))
     if (x.rows > allowance) {
       return E.left(errors.pluginFailed(`sampler '${samplerName}'`, `asked for ${x.rows} labels with ${allowance} left of this round's share; a sampler spends exactly the n labels it is asked to draw`))
     }

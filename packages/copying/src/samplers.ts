@@ -119,7 +119,12 @@ export const uniformBox = (o: { readonly domain?: Domain } = {}): Sampler => {
       if (issues.length > 0) return issues
       const { lower, upper } = domainBounds(box, d)
       const j = lower.findIndex((lo, i) => !(lo <= upper[i]!))
-      return j < 0 ? [] : [{ path: 'options.sampler.domain', message: `feature ${j} has lower ${lower[j]} > upper ${upper[j]}` }]
+      if (j >= 0) return [{ path: 'options.sampler.domain', message: `feature ${j} has lower ${lower[j]} > upper ${upper[j]}` }]
+      for (let f = 0; f < d; f++) {
+        const [lo, hi] = featureBounds(setup.info, f)
+        if (lower[f]! < lo || upper[f]! > hi) return [{ path: 'options.sampler.domain', message: `feature ${f} is [${lower[f]}, ${upper[f]}], outside the oracle's domain [${lo}, ${hi}]` }]
+      }
+      return []
     }
     for (let j = 0; j < d; j++) {
       const [lo, hi] = featureBounds(setup.info, j)

@@ -39,6 +39,7 @@ describe('fixtures from issue 12', () => {
       ['jitter({ sigma: NaN })', jitter({ sigma: Number.NaN }), treeCopy(), 'options.sampler.sigma'],
       ['gaussian() without reference', gaussian(), treeCopy(), 'options.reference'],
       ['uniformBox({ domain: { lower: 1, upper: 0 } })', uniformBox({ domain: { lower: 1, upper: 0 } }), treeCopy(), 'options.sampler.domain'],
+      ['uniformBox wider than the oracle’s domain', uniformBox({ domain: { lower: -5, upper: 5 } }), treeCopy(), 'options.sampler.domain'],
     ]
     for (const [name, sampler, copy, path] of bad) {
       const o = counting()

@@ -32,8 +32,8 @@ const vaeSchema = z
     beta: z.number().min(0).default(1).describe('β of the β-VAE: the weight of the KL term.'),
     likelihood: z
       .enum(['bernoulli', 'gaussian'])
-      .default('bernoulli')
-      .describe("'bernoulli' for inputs in [0, 1] such as pixels (cross-entropy, sigmoid output); 'gaussian' for standardised tabular rows (squared error)."),
+      .optional()
+      .describe("'bernoulli' for inputs in [0, 1] such as pixels (cross-entropy, sigmoid output); 'gaussian' for standardised tabular rows (squared error). Default: 'bernoulli' when every training value is in [0, 1], else 'gaussian'."),
     trainingRows: z
       .number()
       .int()
@@ -194,7 +194,9 @@ const run = (oracle: Oracle, o: DefuseProbeOptions, ctx: ProbeContext): TE.TaskE
   let vae: Vae | undefined
   if (o.generator === undefined) {
     ctx.log(`training a VAE (latent ${o.vae.latentDim}, hidden ${o.vae.hidden.join('-')}) on ${training.rows} rows for ${o.vae.epochs} epochs`)
-    const trained = await trainVae(training, { ...o.vae, seed: ctx.seed, ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}), progress: ctx.progress })()
+    const likelihood = o.vae.likelihood ?? (training.data.every((v) => v >= 0 && v <= 1) ? 'bernoulli' : 'gaussian')
+    const { likelihood: _l, ...vaeOptions } = o.vae
+    const trained = await trainVae(training, { ...vaeOptions, likelihood, seed: ctx.seed, ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}), progress: ctx.progress })()
     if (E.isLeft(trained)) return trained
     vae = trained.right
   }

@@ -60,6 +60,8 @@ export const stage = (control: RunControl | undefined, name: string, total?: num
       lastEmit = t
       emitted++
       control.progress(total === undefined ? { stage: name, done } : { stage: name, done, total })
+      // An abort fired from inside the progress callback is seen now, not one paid query later.
+      if (control.signal?.aborted === true) return E.left(errors.aborted(`'${name}'`))
     }
     return E.right(undefined)
   }

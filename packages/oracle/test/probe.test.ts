@@ -235,6 +235,13 @@ describe('query usage, progress and reports', () => {
     expect(Date.now() - t0).toBeLessThan(1000)
   })
 
+  it('stage sees an abort fired from inside its own progress callback', () => {
+    const controller = new AbortController()
+    const s = stage({ signal: controller.signal, progress: () => controller.abort() }, 'loop', 10)
+    const r = s.check(0)
+    expect(E.isLeft(r) && r.left._tag).toBe('Aborted')
+  })
+
   it('notJsonSafe finds typed arrays, functions, non-finite numbers and class instances', () => {
     expect(notJsonSafe({ a: [1, 'x', null, { b: true }] })).toBeUndefined()
     expect(notJsonSafe({ a: { b: Float64Array.of(1) } })).toBe('report.a.b: a Float64Array')

@@ -58,10 +58,14 @@ const train = async (
   try {
     for (let epoch = 0; epoch < o.epochs; epoch++) {
       const order = permutation(x.rows, rng)
-      let total = 0
+      // The epoch's loss stays on the backend until the epoch ends (one read per epoch, not per batch).
+      let total = tf.scalar(0)
       for (let b = 0; b < batches; b++) {
         const ok = await s.tick(epoch * batches + b)
-        if (E.isLeft(ok)) return ok
+        if (E.isLeft(ok)) {
+          total.dispose()
+          return ok
+        }
         const idx = tf.tensor1d(order.subarray(b * o.batchSize, Math.min(x.rows, (b + 1) * o.batchSize)), 'int32')
         const batchLoss = tf.tidy(() => {
           const bx = tf.gather(xs, idx)
@@ -70,10 +74,13 @@ const train = async (
           return tf.mul(l!, idx.shape[0]) as tf.Scalar
         })
         idx.dispose()
-        total += (await batchLoss.data())[0]!
+        const next: tf.Scalar = tf.add(total, batchLoss)
+        total.dispose()
         batchLoss.dispose()
+        total = next
       }
-      const mean = total / x.rows
+      const mean = (await total.data())[0]! / x.rows
+      total.dispose()
       if (!Number.isFinite(mean)) {
         model.setWeights(start)
         return E.left(errors.trainingFailed(`training the MLP copy diverged: the mean loss of epoch ${epoch + 1} is ${mean}; lower options.copy.learningRate`))

@@ -43,7 +43,7 @@ describe('determinism: @sonde/gradient-extraction', () => {
 
 describe('seeds are checked before any query', () => {
   it('gradientMatchingCopy and extractReluNetwork refuse 1.5 and NaN', async () => {
-    const victim = meter(randomTwoLayerRelu({ inputDim: 6, hidden: 2, outputs: 3, seed: 1 }))
+    const victim = meter(randomTwoLayerRelu({ inputDim: 6, hidden: 2, numClasses: 3, seed: 1 }))
     const pool: Matrix = { rows: 10, cols: 6, data: new Float64Array(60) }
     for (const seed of [1.5, Number.NaN]) {
       const a = await gradientMatchingCopy(victim, pool, { budget: 5, seed })()

@@ -91,7 +91,7 @@ describe('extractReluNetwork', () => {
   })
 
   it('several outputs: each logit extracted, the whole network reproduced', async () => {
-    const victim = randomTwoLayerRelu({ inputDim: 40, hidden: 8, outputs: 3, seed: 5 })
+    const victim = randomTwoLayerRelu({ inputDim: 40, hidden: 8, numClasses: 3, seed: 5 })
     const ex = await toPromise(extractReluNetwork(victim, { seed: 3 }))
     const fid = await toPromise(ex.fidelity({ count: 500, seed: 1 }))
     expect(fid.maxRelativeError).toBeLessThanOrEqual(1e-9)
@@ -190,7 +190,7 @@ describe('extractReluNetwork', () => {
   })
 
   it('reports progress per bisection level and stops within 1 s of an abort, nothing queried after it', async () => {
-    const victim = meter(randomTwoLayerRelu({ inputDim: 40, hidden: 12, outputs: 2, seed: 8 }))
+    const victim = meter(randomTwoLayerRelu({ inputDim: 40, hidden: 12, numClasses: 2, seed: 8 }))
     const controller = new AbortController()
     let at: { rows: number; time: number } | undefined
     const stages = new Set<string>()

@@ -149,7 +149,7 @@ const misbehaving = (base: GradientOracle, pb: Behaviour, gb: Behaviour): Gradie
     gradient: (x, c) => spoil(gb, () => base.gradient(x, c), editGradient) as TE.TaskEither<never, Matrix>,
   })
 
-const relu: TwoLayerRelu = randomTwoLayerRelu({ inputDim: 6, hidden: 3, outputs: 2, seed: 1 })
+const relu: TwoLayerRelu = randomTwoLayerRelu({ inputDim: 6, hidden: 3, numClasses: 2, seed: 1 })
 const softmax = SoftmaxRegression.random(5, 3, 2, { output: 'logits' })
 
 describe('fuzz: @sonde/gradient-extraction', () => {

@@ -88,7 +88,7 @@ describe('gradientMatchingCopy on a small MLP victim', () => {
 })
 
 describe('gradientMatchingCopy: queries, progress and abort', () => {
-  const victim = randomTwoLayerRelu({ inputDim: 5, hidden: 4, outputs: 3, seed: 2 })
+  const victim = randomTwoLayerRelu({ inputDim: 5, hidden: 4, numClasses: 3, seed: 2 })
 
   it('without a pool: budget points from the domain, counted; progress per epoch', async () => {
     const watched = meter(victim)

@@ -19,7 +19,7 @@ describe('the root entry without tfjs', () => {
 
   it('the gradient-matching probe ends in MissingCapability saying what to install, before any query', async () => {
     const { gradientMatchingProbe } = await import('../src/index.js')
-    const victim = meter(randomTwoLayerRelu({ inputDim: 4, hidden: 2, outputs: 2, seed: 1 }))
+    const victim = meter(randomTwoLayerRelu({ inputDim: 4, hidden: 2, numClasses: 2, seed: 1 }))
     const r = await runProbe(gradientMatchingProbe, victim, { budget: 5 }, makeContext({ seed: 1 }))()
     expect(E.isLeft(r) && r.left._tag).toBe('MissingCapability')
     expect(E.isLeft(r) && r.left.message).toContain('npm install @tensorflow/tfjs')

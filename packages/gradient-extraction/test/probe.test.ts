@@ -45,10 +45,10 @@ interface Case {
 // Small problems: a 6-feature, 3-class softmax model; a 30-input, 6-unit ReLU network with 2 logits; a tiny copy.
 const cases: readonly Case[] = [
   { probe: erase(linearExtractionProbe), victim: () => SoftmaxRegression.random(6, 3, 1, { output: 'logits' }), options: { verifyPoints: 5 }, required: {} },
-  { probe: erase(reluExtractionProbe), victim: () => randomTwoLayerRelu({ inputDim: 30, hidden: 6, outputs: 2, seed: 4 }), options: { budget: 5000, verifyPoints: 4 }, required: {} },
+  { probe: erase(reluExtractionProbe), victim: () => randomTwoLayerRelu({ inputDim: 30, hidden: 6, numClasses: 2, seed: 4 }), options: { budget: 5000, verifyPoints: 4 }, required: {} },
   {
     probe: erase(gradientMatchingProbe),
-    victim: () => randomTwoLayerRelu({ inputDim: 6, hidden: 5, outputs: 3, seed: 2 }),
+    victim: () => randomTwoLayerRelu({ inputDim: 6, hidden: 5, numClasses: 3, seed: 2 }),
     options: { pool: pool(40, 6, 3), budget: 24, hidden: [8], epochs: 4, evaluationPoints: 10 },
     required: {},
   },
@@ -125,7 +125,7 @@ describe('probes', () => {
   })
 
   it('gradient matching: lambda 0 needs no gradients; without a pool the points come from the domain', async () => {
-    const net = randomTwoLayerRelu({ inputDim: 4, hidden: 3, outputs: 2, seed: 1 })
+    const net = randomTwoLayerRelu({ inputDim: 4, hidden: 3, numClasses: 2, seed: 1 })
     const valuesOnly = meter({ info: net.info, predict: net.predict })
     const r = await toPromise(runProbe(gradientMatchingProbe, valuesOnly, { lambda: 0, budget: 16, hidden: [4], epochs: 2, evaluationPoints: 8 }, makeContext({ seed: 5 })))
     expect(r.queries).toEqual(usageOf(valuesOnly))
@@ -154,7 +154,7 @@ describe('probes', () => {
   })
 
   it('linear: a nonlinear oracle is reported as such, not as an exact extraction', async () => {
-    const net = randomTwoLayerRelu({ inputDim: 5, hidden: 4, outputs: 3, seed: 3 })
+    const net = randomTwoLayerRelu({ inputDim: 5, hidden: 4, numClasses: 3, seed: 3 })
     const r = await toPromise(runProbe(linearExtractionProbe, net, {}, makeContext({ seed: 2 })))
     expect(r.verification!.maxRelativeError).toBeGreaterThan(1e-3)
     const report = linearExtractionProbe.report(r)

@@ -30,7 +30,9 @@ export interface TwoLayerReluParams {
 export interface RandomReluOptions {
   readonly inputDim: number
   readonly hidden: number
-  /** Number of outputs K. Default 1 (a single logit, as a binary classifier exposes). */
+  /** Number of logits K. Default 1 (a single logit, as a binary classifier exposes). */
+  readonly numClasses?: number
+  /** @deprecated Use `numClasses`. */
   readonly outputs?: number
   readonly seed: number
   /** Draw hidden biases (N(0, 1)); otherwise they are zero. Default true. */
@@ -148,12 +150,12 @@ export class TwoLayerRelu implements GradientOracle {
  * N(0, 1/h) output weights, seeded.
  *
  * @example
- * const net = randomTwoLayerRelu({ inputDim: 128, hidden: 16, outputs: 1, seed: 3 })
+ * const net = randomTwoLayerRelu({ inputDim: 128, hidden: 16, numClasses: 1, seed: 3 })
  */
 export const randomTwoLayerRelu = (options: RandomReluOptions): TwoLayerRelu => {
   const { inputDim: d, hidden: h, seed } = options
-  const k = options.outputs ?? 1
-  for (const [name, v] of [['inputDim', d], ['hidden', h], ['outputs', k]] as const) {
+  const k = options.numClasses ?? options.outputs ?? 1
+  for (const [name, v] of [['inputDim', d], ['hidden', h], ['numClasses', k]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new SondeError(errors.invalidInput(`${name} is ${v}; expected a positive integer`, `options.${name}`))
   }
   const rng = createRng(seed)

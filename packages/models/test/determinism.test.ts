@@ -23,7 +23,7 @@ describe('determinism: @sonde/models', () => {
 
   it('randomTwoLayerRelu', async () => {
     await expectSeeded((seed) => {
-      const net = randomTwoLayerRelu({ inputDim: 8, hidden: 4, outputs: 2, seed })
+      const net = randomTwoLayerRelu({ inputDim: 8, hidden: 4, numClasses: 2, seed })
       return [net.hiddenWeights.data, net.hiddenBias]
     })
   })

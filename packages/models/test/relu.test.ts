@@ -4,7 +4,7 @@ import { createRng, SondeError, toPromise, type Matrix } from '@sonde/oracle'
 import { randomTwoLayerRelu, TwoLayerRelu } from '../src/index.js'
 
 describeOracleContract('TwoLayerRelu (one logit)', () => randomTwoLayerRelu({ inputDim: 8, hidden: 6, seed: 1 }))
-describeOracleContract('TwoLayerRelu (4 logits)', () => randomTwoLayerRelu({ inputDim: 10, hidden: 12, outputs: 4, seed: 2 }))
+describeOracleContract('TwoLayerRelu (4 logits)', () => randomTwoLayerRelu({ inputDim: 10, hidden: 12, numClasses: 4, seed: 2 }))
 
 describe('TwoLayerRelu', () => {
   it('evaluates a hand-computed network exactly', async () => {
@@ -31,7 +31,7 @@ describe('TwoLayerRelu', () => {
   })
 
   it('gradients of a wide net match central differences away from kinks', async () => {
-    const net = randomTwoLayerRelu({ inputDim: 50, hidden: 30, outputs: 2, seed: 4 })
+    const net = randomTwoLayerRelu({ inputDim: 50, hidden: 30, numClasses: 2, seed: 4 })
     const rng = createRng(5)
     const x: Matrix = { rows: 1, cols: 50, data: Float64Array.from({ length: 50 }, () => rng.normal()) }
     const g = await toPromise(net.gradient(x, 1))

@@ -68,7 +68,9 @@ const glmHessian = async (model: SoftmaxRegression | LogisticRegression, train: 
     accumulateRow(h, p, m, d, len, val, pos, mu, i, sigmoid)
   }
   const ok = await fold(h, p, 1 / Math.max(1, n), model.l2, s, n)
-  return E.isLeft(ok) ? ok : E.right({ rows: p, cols: p, data: h })
+  if (E.isLeft(ok)) return ok
+  const last = s.check(n)
+  return E.isLeft(last) ? last : E.right({ rows: p, cols: p, data: h })
 }
 
 /** Add training row i's curvature Σ_{c1 ≤ c2} s_{c1c2} x̃x̃ᵀ (each unordered pair of parameters once). */
@@ -107,7 +109,8 @@ const accumulateRow = (
 const fold = async (h: Float64Array, p: number, scale: number, l2: number, s: Stage, done: number): Promise<E.Either<ProbeError, void>> => {
   const T = 64
   for (let bi = 0; bi < p; bi += T) {
-    const ok = await s.tick(done)
+    // Still the last row of the build (done − 1 of n): the fold is its tail, and `total` is reported once, at the end.
+    const ok = await s.tick(Math.max(0, done - 1))
     if (E.isLeft(ok)) return ok
     const iEnd = Math.min(p, bi + T)
     for (let bj = 0; bj <= bi; bj += T) {

@@ -53,15 +53,17 @@ export const stage = (control: RunControl | undefined, name: string, total?: num
   let lastEmit = -Infinity
   let lastYield = now()
   let emitted = 0
+  // A function, not an inline test: TypeScript would narrow `aborted` to false after the first check.
+  const fired = (): boolean => control?.signal?.aborted === true
   const check = (done: number): E.Either<Aborted, void> => {
-    if (control?.signal?.aborted === true) return E.left(errors.aborted(`'${name}'`))
+    if (fired()) return E.left(errors.aborted(`'${name}'`))
     const t = now()
     if (control?.progress !== undefined && (emitted === 0 || t - lastEmit >= 100 || (total !== undefined && done >= total))) {
       lastEmit = t
       emitted++
       control.progress(total === undefined ? { stage: name, done } : { stage: name, done, total })
       // An abort fired from inside the progress callback is seen now, not one paid query later.
-      if (control.signal?.aborted === true) return E.left(errors.aborted(`'${name}'`))
+      if (fired()) return E.left(errors.aborted(`'${name}'`))
     }
     return E.right(undefined)
   }

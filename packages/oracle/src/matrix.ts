@@ -97,16 +97,20 @@ export const concatRows = (parts: ReadonlyArray<Matrix>): Matrix => {
 }
 
 /**
- * The fraction of positions where two label arrays agree (1 for two empty arrays).
+ * The fraction of positions where two label arrays agree.
+ *
+ * Gotcha: throws a `RangeError` for arrays of different lengths or no labels at all — agreement over
+ * nothing is undefined, not 1 (callers check their point counts first).
  *
  * @example
  * labelAgreement(copyLabels, originalLabels) // 0.97
  */
 export const labelAgreement = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   if (a.length !== b.length) throw new RangeError(`labelAgreement: ${a.length} labels against ${b.length}`)
+  if (a.length === 0) throw new RangeError('labelAgreement: no labels; agreement over no points is undefined')
   let same = 0
   for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++
-  return a.length === 0 ? 1 : same / a.length
+  return same / a.length
 }
 
 /**

@@ -25,9 +25,9 @@ describe('domain helpers', () => {
     expect(Array.from(x.data)).toEqual([1, 2, -1])
   })
 
-  it('labelAgreement counts equal positions and refuses different lengths', () => {
+  it('labelAgreement counts equal positions and refuses different lengths and no labels', () => {
     expect(labelAgreement(Int32Array.of(1, 2, 3, 4), Int32Array.of(1, 0, 3, 4))).toBe(0.75)
-    expect(labelAgreement([], [])).toBe(1)
+    expect(() => labelAgreement([], [])).toThrow(RangeError) // agreement over no points is undefined, not 1
     expect(() => labelAgreement([1], [1, 2])).toThrow(RangeError)
   })
 })

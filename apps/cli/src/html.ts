@@ -44,7 +44,7 @@ const probeHtml = (r: ProbeReport, title: string, level: 2 | 3): string => {
   const images = r.figures.filter((f) => f.kind === 'image' || f.kind === 'png')
   const plots = r.figures.filter((f) => f.kind !== 'image' && f.kind !== 'png')
   return `<section class="probe" data-probe="${esc(r.probe)}"><h${level}>${esc(title)}</h${level}>
-<p class="section-headline">${esc(r.headline)}</p>
+${r.headline !== '' ? `<p class="section-headline">${esc(r.headline)}</p>` : ''}
 ${r.findings.length > 0 ? `<ul class="findings">${r.findings.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : ''}
 ${metricsHtml(r.metrics)}
 ${r.tables.map(tableHtml).join('\n')}
@@ -89,7 +89,7 @@ export const renderHtml = (doc: RunDocument): string => {
   const sections = r.sections ?? []
   const body =
     sections.length > 0
-      ? `${probeHtml({ ...r, sections: [] }, `Overview (${r.probe})`, 2)}${sections.map((s) => probeHtml(s, s.probe, 2)).join('\n')}`
+      ? `${probeHtml({ ...r, headline: '', findings: [], sections: [] }, `Overview (${r.probe})`, 2)}${sections.map((s) => probeHtml(s, s.probe, 2)).join('\n')}`
       : probeHtml(r, r.probe, 2)
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

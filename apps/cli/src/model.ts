@@ -180,7 +180,7 @@ export const loadModel = async (f: ModelFlags, signal: AbortSignal): Promise<E.E
       break
     }
     case 'onnx': {
-      oracle = await loadOnnx(f.onnx!, output, domain)
+      oracle = await loadOnnx(f, output, domain)
       break
     }
     case 'endpoint': {
@@ -209,14 +209,19 @@ export const loadModel = async (f: ModelFlags, signal: AbortSignal): Promise<E.E
   return kind === 'module' ? withDomain(oracle.right, domain) : oracle
 }
 
-/** `--onnx`: through `@sonde/onnx` (`fromOnnxFile`), loaded only when asked for. */
-const loadOnnx = async (file: string, output: OutputKind | undefined, domain: Domain | undefined): Promise<E.Either<ProbeError | OracleError, Oracle>> => {
-  let mod: { fromOnnxFile?: (path: string, options?: Record<string, unknown>) => () => Promise<E.Either<OracleError, Oracle>> }
+/** `--onnx`: through `@sonde/onnx` (`fromOnnxFile` on onnxruntime-node), loaded only when asked for. */
+const loadOnnx = async (f: ModelFlags, output: OutputKind | undefined, domain: Domain | undefined): Promise<E.Either<ProbeError | OracleError, Oracle>> => {
+  let mod: typeof import('@sonde/onnx')
   try {
-    mod = (await import('@sonde/onnx' as string)) as typeof mod
+    mod = await import('@sonde/onnx')
   } catch (cause) {
     return E.left(usage('--onnx', `ONNX models need @sonde/onnx and onnxruntime-node, which could not be loaded (${cause instanceof Error ? cause.message : String(cause)})`))
   }
-  if (typeof mod.fromOnnxFile !== 'function') return E.left(usage('--onnx', '@sonde/onnx has no fromOnnxFile'))
-  return mod.fromOnnxFile(file, { ...(output !== undefined ? { output } : {}), ...(domain !== undefined ? { domain } : {}) })()
+  return mod.fromOnnxFile(f.onnx!, {
+    ...(output !== undefined ? { output } : {}),
+    ...(domain !== undefined ? { domain } : {}),
+    ...(f.inputShape !== undefined ? { inputShape: numbersOf(f.inputShape) } : {}),
+    ...(f.numClasses !== undefined ? { numClasses: f.numClasses } : {}),
+    ...(f.maxBatchRows !== undefined ? { maxBatchRows: f.maxBatchRows } : {}),
+  })()
 }

@@ -146,6 +146,33 @@ describe('sonde run', () => {
   })
 })
 
+describe('other model files', () => {
+  it('runs a probe and an audit on an --onnx file (through @sonde/onnx)', async () => {
+    const dir = tempDir()
+    const onnx = join(cliRoot, '../../packages/onnx/test/fixtures/mlp-4-8-3.onnx')
+    const r = await sonde(['run', 'sonde/copying', '--onnx', onnx, '--domain', '-3:3', ...copyArgs, '--budget', '400', '--out', 'out', '-q'], { cwd: dir })
+    expect(r.code).toBe(0)
+    const doc = readJson<RunDocument>(join(dir, 'out/report.json'))
+    expect(doc.model).toMatchObject({ kind: 'onnx', info: { id: 'onnx:mlp-4-8-3.onnx', inputDim: 4, numClasses: 3 } })
+    expect(doc.answers.fromModel).toBe(400)
+    const a = await sonde(['audit', '--onnx', onnx, '--domain', '-3:3', '--budget', '800', '--out', 'audit', '-q'], { cwd: dir })
+    expect(a.code).toBe(0)
+    expect(readJson<RunDocument>(join(dir, 'audit/report.json')).answers.fromModel).toBeLessThanOrEqual(800)
+  })
+
+  it('refuses a model flag that does not fit before loading anything (exit 2)', async () => {
+    const dir = tempDir()
+    const none = await sonde(['run', 'sonde/copying', '--set', 'budget=10', '--out', 'o'], { cwd: dir })
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain('no model given')
+    const two = await sonde(['run', 'sonde/copying', '--module', oracleModule, '--onnx', 'x.onnx', '--set', 'budget=10', '--out', 'o'], { cwd: dir })
+    expect(two.code).toBe(2)
+    const domain = await sonde(['run', 'sonde/copying', '--module', oracleModule, '--domain', '3:1', '--set', 'budget=10', '--out', 'o'], { cwd: dir })
+    expect(domain.code).toBe(2)
+    expect(domain.stderr).toContain('--domain')
+  })
+})
+
 describe('sonde audit', () => {
   it('audits a --module oracle within one budget: sections in one report', async () => {
     const dir = tempDir()

@@ -62,7 +62,7 @@ export interface ModelServer {
   /** Rows answered more than once (a row is its 4 values, exactly). */
   readonly repeated: () => number
   /** Called when an inference request arrives; return 'drop' to leave it unanswered (its socket destroyed). */
-  onInfer?: (n: number) => 'drop' | undefined
+  onInfer?: ((n: number) => 'drop' | undefined) | undefined
   readonly close: () => Promise<void>
 }
 

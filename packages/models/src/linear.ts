@@ -14,9 +14,10 @@ import {
   type OutputKind,
   type Prediction,
   type ProbeError,
+  type RunControl,
 } from '@sonde/oracle'
 import * as glm from './glm.js'
-import { newtonCG, type FitReport } from './optimize.js'
+import { newtonCG, newtonCGTask, type ConvexObjective, type FitReport } from './optimize.js'
 
 /**
  * White-box access to a model trained by empirical risk minimisation: flat parameters, the
@@ -72,7 +73,9 @@ export interface TwiceDifferentiable {
 export interface FitOptions {
   /** L2 strength λ ≥ 0 on all parameters (weights and biases). Default 1e-3. */
   readonly l2?: number
-  /** Stop when ‖∇F‖₂ ≤ tol. Default 1e-10. */
+  /** Stop when ‖∇F‖₂ ≤ tolerance. Default 1e-10. */
+  readonly tolerance?: number
+  /** @deprecated Use `tolerance`. */
   readonly tol?: number
   /** Most Newton steps. Default 100. */
   readonly maxIter?: number
@@ -219,18 +222,16 @@ export abstract class LinearClassifier implements GradientOracle, TwiceDifferent
    */
   readonly refit = (x: Matrix, y: Int32Array, options: FitOptions = {}): E.Either<ProbeError, Fitted<this>> =>
     fitGlm(this.shape, x, y, { ...options, l2: options.l2 ?? this.l2, warmStart: options.warmStart ?? this.theta }, (theta, l2) => this.withParams(theta, l2))
+
+  /** {@link refit} with progress after every Newton step and an abort between steps (`Aborted`). */
+  readonly refitTask = (x: Matrix, y: Int32Array, options: FitOptions & RunControl = {}): TE.TaskEither<ProbeError, Fitted<this>> =>
+    fitGlmTask(this.shape, x, y, { ...options, l2: options.l2 ?? this.l2, warmStart: options.warmStart ?? this.theta }, (theta, l2) => this.withParams(theta, l2))
 }
 
-/** Fit θ of a GLM shape to (x, y): validate, then Newton–CG to ‖∇F‖ ≤ tol. */
-export const fitGlm = <M>(
-  shape: glm.GlmShape,
-  x: Matrix,
-  y: Int32Array,
-  options: FitOptions,
-  make: (theta: Float64Array, l2: number) => M,
-): E.Either<ProbeError, Fitted<M>> => {
+/** Everything a GLM fit checks before it starts, and the objective it then minimises. */
+const glmProblem = (shape: glm.GlmShape, x: Matrix, y: Int32Array, options: FitOptions): E.Either<ProbeError, { objective: ConvexObjective; theta0: Float64Array; l2: number; tol: number; maxIter: number }> => {
   const l2 = options.l2 ?? 1e-3
-  const tol = options.tol ?? 1e-10
+  const tol = options.tolerance ?? options.tol ?? 1e-10
   const maxIter = options.maxIter ?? 100
   const numLabels = shape.link === 'sigmoid' ? 2 : shape.m
   const p = glm.paramCount(shape)
@@ -238,23 +239,53 @@ export const fitGlm = <M>(
     validateTrainingData(x, y, shape.d, numLabels),
     E.chain(() => {
       if (!(l2 >= 0) || !Number.isFinite(l2)) return invalid(`l2 is ${l2}; expected a finite number ≥ 0`, 'options.l2')
-      if (!(tol > 0)) return invalid(`tol is ${tol}; expected a positive number`, 'options.tol')
+      if (!(tol > 0)) return invalid(`tolerance is ${tol}; expected a positive number`, 'options.tolerance')
+      if (!Number.isInteger(maxIter) || maxIter < 1) return invalid(`maxIter is ${maxIter}; expected an integer ≥ 1`, 'options.maxIter')
       if (options.warmStart !== undefined && options.warmStart.length !== p) {
         return E.left(errors.shapeMismatch('options.warmStart', `${p} parameters`, `${options.warmStart.length}`))
       }
       return E.right(undefined)
     }),
-    E.map(() => glm.sparseRows(x)),
-    E.chainW((xs) =>
-      newtonCG(
-        {
-          valueAndGradient: (t) => glm.objectiveAndGradient(shape, t, xs, y, l2),
-          hessianOperator: (t) => glm.hessianOperator(shape, t, xs, y, l2),
+    E.map(() => {
+      const xs = glm.sparseRows(x)
+      return {
+        objective: {
+          valueAndGradient: (t: Float64Array) => glm.objectiveAndGradient(shape, t, xs, y, l2),
+          hessianOperator: (t: Float64Array) => glm.hessianOperator(shape, t, xs, y, l2),
         },
-        options.warmStart?.slice() ?? new Float64Array(p),
-        { tol, maxIter },
-      ),
-    ),
-    E.map(({ theta, report }) => ({ model: make(theta, l2), report })),
+        theta0: options.warmStart?.slice() ?? new Float64Array(p),
+        l2,
+        tol,
+        maxIter,
+      }
+    }),
   )
 }
+
+/** Fit θ of a GLM shape to (x, y): validate, then Newton–CG to ‖∇F‖ ≤ tolerance. */
+export const fitGlm = <M>(
+  shape: glm.GlmShape,
+  x: Matrix,
+  y: Int32Array,
+  options: FitOptions,
+  make: (theta: Float64Array, l2: number) => M,
+): E.Either<ProbeError, Fitted<M>> =>
+  F.pipe(
+    glmProblem(shape, x, y, options),
+    E.chainW((q) =>
+      F.pipe(
+        newtonCG(q.objective, q.theta0, { tol: q.tol, maxIter: q.maxIter }),
+        E.map(({ theta, report }) => ({ model: make(theta, q.l2), report })),
+      ),
+    ),
+  )
+
+/** {@link fitGlm} with progress after every Newton step and an abort between steps. */
+export const fitGlmTask =
+  <M>(shape: glm.GlmShape, x: Matrix, y: Int32Array, options: FitOptions & RunControl, make: (theta: Float64Array, l2: number) => M): TE.TaskEither<ProbeError, Fitted<M>> =>
+  async () => {
+    const q = glmProblem(shape, x, y, options)
+    if (E.isLeft(q)) return q
+    const r = await newtonCGTask(q.right.objective, q.right.theta0, { tol: q.right.tol, maxIter: q.right.maxIter }, options)
+    return E.isLeft(r) ? r : E.right({ model: make(r.right.theta, q.right.l2), report: r.right.report })
+  }

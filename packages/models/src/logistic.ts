@@ -1,7 +1,7 @@
-import type { either as E } from 'fp-ts'
-import { createRng, type Matrix, type ProbeError } from '@sonde/oracle'
+import type { either as E, taskEither as TE } from 'fp-ts'
+import { createRng, type Matrix, type ProbeError, type RunControl } from '@sonde/oracle'
 import * as glm from './glm.js'
-import { fitGlm, LinearClassifier, type FitOptions, type Fitted, type LinearOracleOptions } from './linear.js'
+import { fitGlm, fitGlmTask, LinearClassifier, type FitOptions, type Fitted, type LinearOracleOptions } from './linear.js'
 
 /** The parameters of a binary logistic model: P(y = 1 | x) = σ(wᵀx + b). */
 export interface LogisticParams {
@@ -42,6 +42,17 @@ export class LogisticRegression extends LinearClassifier implements LogisticPara
    */
   static fit(x: Matrix, y: Int32Array, options: FitOptions & LinearOracleOptions = {}): E.Either<ProbeError, Fitted<LogisticRegression>> {
     return fitGlm({ link: 'sigmoid', m: 1, d: x.cols }, x, y, options, (theta, l2) => LogisticRegression.fromParams(theta, { ...options, l2 }))
+  }
+
+  /**
+   * {@link LogisticRegression.fit} as a task: progress after every Newton step, `Aborted` between steps
+   * when `options.signal` fires.
+   *
+   * @example
+   * const fitted = await toPromise(LogisticRegression.fitTask(x, y, { l2: 1e-3, signal }))
+   */
+  static fitTask(x: Matrix, y: Int32Array, options: FitOptions & LinearOracleOptions & RunControl = {}): TE.TaskEither<ProbeError, Fitted<LogisticRegression>> {
+    return fitGlmTask({ link: 'sigmoid', m: 1, d: x.cols }, x, y, options, (theta, l2) => LogisticRegression.fromParams(theta, { ...options, l2 }))
   }
 
   /** From a flat θ = [w, b]. */

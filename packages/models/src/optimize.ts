@@ -1,5 +1,5 @@
 import { either as E } from 'fp-ts'
-import { errors, type NotConverged } from '@sonde/oracle'
+import { errors, stage, type Aborted, type NotConverged, type RunControl } from '@sonde/oracle'
 
 /** A smooth, strongly convex objective: value, gradient and Hessian-vector products at θ. */
 export interface ConvexObjective {
@@ -94,16 +94,13 @@ export const conjugateGradient = (hv: (v: Float64Array) => Float64Array, b: Floa
   return { x, products: k, residual: Math.sqrt(rr), residuals, indefinite }
 }
 
+type NewtonOutcome = E.Either<NotConverged, { readonly theta: Float64Array; readonly report: FitReport }>
+
 /**
- * Truncated Newton (Newton–CG) with a backtracking line search, for strongly convex
- * objectives: converges quadratically near the optimum, needing only Hessian-vector products.
- * Stops when ‖∇f‖₂ ≤ tol; otherwise `NotConverged` after `maxIter` Newton steps.
+ * The Newton–CG iteration as a generator: it yields the step count after each Newton step and returns the
+ * outcome, so one body serves the synchronous {@link newtonCG} and the abortable {@link newtonCGTask}.
  */
-export const newtonCG = (
-  f: ConvexObjective,
-  theta0: Float64Array,
-  options: { readonly tol: number; readonly maxIter: number },
-): E.Either<NotConverged, { readonly theta: Float64Array; readonly report: FitReport }> => {
+function* newtonSteps(f: ConvexObjective, theta0: Float64Array, options: { readonly tol: number; readonly maxIter: number }): Generator<number, NewtonOutcome, void> {
   let theta = theta0.slice()
   const first = f.valueAndGradient(theta)
   let g = first.gradient
@@ -139,7 +136,44 @@ export const newtonCG = (
       step /= 2
     }
     if (!accepted) break
+    yield it
   }
   if (!(gn <= options.tol)) return E.left(errors.notConverged('Newton–CG', it, gn, options.tol))
   return E.right({ theta, report: { iterations: it, gradientNorm: gn, hessianVectorProducts: products, objective: fv } })
+}
+
+/**
+ * Truncated Newton (Newton–CG) with a backtracking line search, for strongly convex
+ * objectives: converges quadratically near the optimum, needing only Hessian-vector products.
+ * Stops when ‖∇f‖₂ ≤ tol; otherwise `NotConverged` after `maxIter` Newton steps.
+ */
+export const newtonCG = (f: ConvexObjective, theta0: Float64Array, options: { readonly tol: number; readonly maxIter: number }): NewtonOutcome => {
+  const steps = newtonSteps(f, theta0, options)
+  for (;;) {
+    const r = steps.next()
+    if (r.done === true) return r.value
+  }
+}
+
+/**
+ * {@link newtonCG} that reports progress after every Newton step (`stage` 'newton-cg') and stops with
+ * `Aborted` between steps when `control.signal` fires (it yields to the event loop, so an abort fired during
+ * the fit is seen within a step).
+ */
+export const newtonCGTask = async (
+  f: ConvexObjective,
+  theta0: Float64Array,
+  options: { readonly tol: number; readonly maxIter: number },
+  control: RunControl = {},
+): Promise<E.Either<NotConverged | Aborted, { readonly theta: Float64Array; readonly report: FitReport }>> => {
+  const s = stage(control, 'newton-cg', options.maxIter)
+  const first = await s.tick(0)
+  if (E.isLeft(first)) return first
+  const steps = newtonSteps(f, theta0, options)
+  for (;;) {
+    const r = steps.next()
+    if (r.done === true) return r.value
+    const ok = await s.tick(r.value)
+    if (E.isLeft(ok)) return ok
+  }
 }

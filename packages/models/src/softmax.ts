@@ -1,7 +1,7 @@
-import type { either as E } from 'fp-ts'
-import { createRng, type Matrix, type ProbeError } from '@sonde/oracle'
+import type { either as E, taskEither as TE } from 'fp-ts'
+import { createRng, type Matrix, type ProbeError, type RunControl } from '@sonde/oracle'
 import * as glm from './glm.js'
-import { fitGlm, LinearClassifier, type FitOptions, type Fitted, type LinearOracleOptions } from './linear.js'
+import { fitGlm, fitGlmTask, LinearClassifier, type FitOptions, type Fitted, type LinearOracleOptions } from './linear.js'
 
 /** The parameters of a softmax model: logits z = W x + b, W is K × D. */
 export interface SoftmaxParams {
@@ -49,6 +49,22 @@ export class SoftmaxRegression extends LinearClassifier implements SoftmaxParams
     return fitGlm({ link: 'softmax', m: k, d: x.cols }, x, y, options, (theta, l2) =>
       SoftmaxRegression.fromParams(theta, k, { ...options, l2 }),
     )
+  }
+
+  /**
+   * {@link SoftmaxRegression.fit} as a task: progress after every Newton step, `Aborted` between steps
+   * when `options.signal` fires.
+   *
+   * @example
+   * const fitted = await toPromise(SoftmaxRegression.fitTask(x, y, { numClasses: 10, signal, progress }))
+   */
+  static fitTask(
+    x: Matrix,
+    y: Int32Array,
+    options: FitOptions & LinearOracleOptions & RunControl & { readonly numClasses?: number } = {},
+  ): TE.TaskEither<ProbeError, Fitted<SoftmaxRegression>> {
+    const k = options.numClasses ?? y.reduce((a, b) => Math.max(a, b), 1) + 1
+    return fitGlmTask({ link: 'softmax', m: k, d: x.cols }, x, y, options, (theta, l2) => SoftmaxRegression.fromParams(theta, k, { ...options, l2 }))
   }
 
   /** From a flat θ = [W (row-major), b]. */

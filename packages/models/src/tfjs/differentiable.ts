@@ -67,7 +67,7 @@ const assign = (model: tf.LayersModel, theta: Float64Array): void => {
  *
  * @example
  * const net = differentiableNetwork(mlp, { l2: 0.01, damping: 0.01 })
- * const polished = unwrap(net.refit(train.x, train.y, { tol: 1e-5 })).model
+ * const polished = unwrap(net.refit(train.x, train.y, { tolerance: 1e-5 })).model
  */
 export const differentiableNetwork = (model: tf.LayersModel, options: DifferentiableNetworkOptions = {}): DifferentiableNetwork => {
   const l2 = options.l2 ?? 0.01
@@ -274,7 +274,7 @@ const make = (model: tf.LayersModel, theta: Float64Array, l2: number, damping: n
                 },
               },
               start,
-              { tol: fit.tol ?? 1e-5, maxIter: fit.maxIter ?? 100 },
+              { tol: fit.tolerance ?? fit.tol ?? 1e-5, maxIter: fit.maxIter ?? 100 },
             ),
             E.map(({ theta: fitted, report }) => ({ model: make(model, fitted, l2Fit, damping, fdStep) as TwiceDifferentiable, report })),
           )

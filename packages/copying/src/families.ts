@@ -49,7 +49,7 @@ export const copyInfo = (info: OracleInfo, family: string, output: OracleInfo['o
 /**
  * Softmax regression (float64, exact fit by Newton–CG) as the copy: matches linear originals
  * exactly; a capacity limit for anything else. Fitting cost grows like n·D·K per Newton–CG step;
- * the fit runs in one synchronous piece (progress before and after it).
+ * the fit is abortable between Newton steps.
  *
  * @example
  * const family = softmaxCopy({ l2: 1e-4 })
@@ -61,9 +61,10 @@ export const softmaxCopy = (o: { readonly l2?: number } = {}): CopyFamily => ({
     const s = stage(control, 'training softmax', 1)
     const go = s.check(0)
     if (E.isLeft(go)) return go
-    let fitted: ReturnType<typeof SoftmaxRegression.fit>
+    let fitted: Awaited<ReturnType<ReturnType<typeof SoftmaxRegression.fitTask>>>
     try {
-      fitted = SoftmaxRegression.fit(x, y, { ...copyInfo(info, 'softmax', 'probabilities'), numClasses: Math.max(info.numClasses, 2), l2: o?.l2 ?? 1e-4, tol: 1e-8 })
+      // Abortable between Newton steps; it reports its own progress ('newton-cg').
+      fitted = await SoftmaxRegression.fitTask(x, y, { ...copyInfo(info, 'softmax', 'probabilities'), numClasses: Math.max(info.numClasses, 2), l2: o?.l2 ?? 1e-4, tolerance: 1e-8, ...(control ?? {}) })()
     } catch (cause) {
       return E.left(errorFromThrown(cause, (m) => errors.trainingFailed(`fitting the softmax copy failed: ${m}`, cause)))
     }

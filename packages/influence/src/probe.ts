@@ -237,7 +237,11 @@ const run = (oracle: Oracle, o: InfluenceProbeOptions, ctx: ProbeContext): TE.Ta
       const ok = s.check(0)
       if (E.isLeft(ok)) return ok
       const k = o.labels === 'oracle' ? oracle.info.numClasses : Math.max(2, maxLabel(trainY, test.y) + 1)
-      const fit = o.model === 'logistic' ? LogisticRegression.fit(train.x, trainY, { l2: o.l2 }) : SoftmaxRegression.fit(train.x, trainY, { l2: o.l2, numClasses: k })
+      // The fit is abortable between Newton steps (fitTask), and reports its own progress.
+      const fit =
+        o.model === 'logistic'
+          ? await LogisticRegression.fitTask(train.x, trainY, { l2: o.l2, ...control })()
+          : await SoftmaxRegression.fitTask(train.x, trainY, { l2: o.l2, numClasses: k, ...control })()
       if (E.isLeft(fit)) return E.left(fit.left._tag === 'NotConverged' ? errors.trainingFailed(`fitting ${o.model} regression on ${train.x.rows} rows: ${fit.left.message}`) : fit.left)
       ctx.log(`fitted ${o.model} regression on ${train.x.rows} rows (l2 ${o.l2}): ‖∇F‖ = ${fit.right.report.gradientNorm.toExponential(1)}`)
       model = fit.right.model

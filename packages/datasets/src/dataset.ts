@@ -32,8 +32,12 @@ export const subset = (ds: Dataset, indices: ArrayLike<number>): Dataset => {
 
 /** Rows per class. */
 export const classCounts = (y: Int32Array, numClasses: number): Int32Array => {
+  if (typeof numClasses !== 'number' || !Number.isSafeInteger(numClasses) || numClasses < 1) throw new RangeError(`classCounts: numClasses is ${String(numClasses)}; expected a positive integer`)
   const counts = new Int32Array(numClasses)
-  for (const l of y) counts[l]!++
+  for (const [i, l] of y.entries()) {
+    if (!(l >= 0 && l < numClasses)) throw new RangeError(`classCounts: y[${i}] is ${l}; expected a class in 0..${numClasses - 1}`)
+    counts[l]!++
+  }
   return counts
 }
 

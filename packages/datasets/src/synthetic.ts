@@ -2,7 +2,10 @@ import { createRng } from '@sonde/oracle'
 import type { Dataset } from './dataset.js'
 
 const positive = (name: string, v: number): void => {
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} is ${v}; expected a positive integer`)
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} is ${String(v)}; expected a positive integer`)
+}
+const nonNegative = (name: string, v: number): void => {
+  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new RangeError(`${name} is ${String(v)}; expected a finite number ≥ 0`)
 }
 
 /** Options of {@link gaussianBlobs}. */
@@ -27,6 +30,7 @@ export const gaussianBlobs = (o: BlobsOptions): Dataset => {
   positive('classes', o.classes)
   const rng = createRng(o.seed)
   const spread = o.spread ?? 0.5
+  nonNegative('spread', spread)
   const centers = Float64Array.from({ length: o.classes * o.dim }, () => rng.normal())
   const data = new Float64Array(o.n * o.dim)
   const y = new Int32Array(o.n)
@@ -49,6 +53,7 @@ export const twoMoons = (o: { readonly n: number; readonly noise?: number; reado
   positive('n', o.n)
   const rng = createRng(o.seed)
   const noise = o.noise ?? 0.1
+  nonNegative('noise', noise)
   const data = new Float64Array(o.n * 2)
   const y = new Int32Array(o.n)
   for (let i = 0; i < o.n; i++) {
@@ -81,7 +86,7 @@ export const linearlySeparable = (o: SeparableOptions): Dataset & { readonly nor
   positive('n', o.n)
   positive('dim', o.dim)
   const margin = o.margin ?? 0.1
-  if (!(margin >= 0 && margin < 1)) throw new RangeError(`margin is ${margin}; expected a number in [0, 1)`)
+  if (typeof margin !== 'number' || !(margin >= 0 && margin < 1)) throw new RangeError(`margin is ${String(margin)}; expected a number in [0, 1)`)
   const rng = createRng(o.seed)
   const normal = Float64Array.from({ length: o.dim }, () => rng.normal())
   const len = Math.hypot(...normal)

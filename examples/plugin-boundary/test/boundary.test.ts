@@ -61,7 +61,7 @@ describe('the example plugin', () => {
     const metered = meter(linear)
     const bad = await runProbe(probes[0], metered, { x0: [1, Number.NaN], steps: 0 }, makeContext({ seed: 1 }))()
     expect(E.isLeft(bad) && bad.left._tag).toBe('InvalidOptions')
-    expect(E.isLeft(bad) && bad.left.issues.map((i) => i.path).sort()).toEqual(['options.steps', 'options.x0[1]'])
+    expect(E.isLeft(bad) && bad.left._tag === 'InvalidOptions' && bad.left.issues.map((i) => i.path).sort()).toEqual(['options.steps', 'options.x0[1]'])
     expect(metered.usage().predictCalls).toBe(0)
     const controller = new AbortController()
     let rowsAtAbort = -1

@@ -69,6 +69,13 @@ export interface TwiceDifferentiable {
   readonly refit: (x: Matrix, y: Int32Array, options?: FitOptions) => E.Either<ProbeError, Fitted<TwiceDifferentiable>>
 }
 
+/** Whether `m` is a `Matrix` with a Float64Array of `rows × cols` values (for constructors' guards). */
+export const isMatrixShaped = (m: unknown): m is Matrix => {
+  if (m === null || typeof m !== 'object') return false
+  const q = m as Partial<Matrix>
+  return q.data instanceof Float64Array && Number.isSafeInteger(q.rows) && Number.isSafeInteger(q.cols) && q.rows! >= 0 && q.cols! >= 0 && q.data.length === q.rows! * q.cols!
+}
+
 /** Options of a fit. */
 export interface FitOptions {
   /** L2 strength λ ≥ 0 on all parameters (weights and biases). Default 1e-3. */
@@ -108,6 +115,9 @@ export const validateTrainingData = (
   inputDim: number | undefined,
   numLabels: number,
 ): E.Either<ProbeError, void> => {
+  if (!isMatrixShaped(x) && !(x !== null && typeof x === 'object' && (x as Matrix).data instanceof Float64Array)) {
+    return invalid(`x is ${x === null ? 'null' : typeof x}; expected a Matrix { rows, cols, data: Float64Array }`, 'x')
+  }
   if (x.data.length !== x.rows * x.cols) return invalid(`x.data has ${x.data.length} values; ${x.rows}×${x.cols} needs ${x.rows * x.cols}`, 'x')
   if (inputDim !== undefined && x.cols !== inputDim) {
     return E.left(errors.shapeMismatch('x', `${inputDim} columns`, `${x.cols} columns`))

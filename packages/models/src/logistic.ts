@@ -20,12 +20,17 @@ export interface LogisticParams {
  * const fitted = LogisticRegression.fit(x, y, { l2: 1e-2 }) // Either<ProbeError, Fitted<LogisticRegression>>
  * const model = new LogisticRegression({ weights: Float64Array.of(1, -1), bias: 0 })
  */
+const widthOf = (x: unknown): number => (x !== null && typeof x === 'object' && Number.isSafeInteger((x as Matrix).cols) ? (x as Matrix).cols : 0)
+
 export class LogisticRegression extends LinearClassifier implements LogisticParams {
   readonly weights: Float64Array
   readonly bias: number
   private readonly options: LinearOracleOptions
 
   constructor(params: LogisticParams, options: LinearOracleOptions = {}) {
+    if (params === null || typeof params !== 'object' || !(params.weights instanceof Float64Array) || typeof params.bias !== 'number') {
+      throw new RangeError('LogisticRegression: expected { weights: Float64Array of D, bias: number }')
+    }
     const d = params.weights.length
     const theta = new Float64Array(d + 1)
     theta.set(params.weights)
@@ -41,7 +46,8 @@ export class LogisticRegression extends LinearClassifier implements LogisticPara
    * `NotConverged` if the tolerance is not met (e.g. separable data with `l2: 0`).
    */
   static fit(x: Matrix, y: Int32Array, options: FitOptions & LinearOracleOptions = {}): E.Either<ProbeError, Fitted<LogisticRegression>> {
-    return fitGlm({ link: 'sigmoid', m: 1, d: x.cols }, x, y, options, (theta, l2) => LogisticRegression.fromParams(theta, { ...options, l2 }))
+    const o = options ?? {}
+    return fitGlm({ link: 'sigmoid', m: 1, d: widthOf(x) }, x, y, o, (theta, l2) => LogisticRegression.fromParams(theta, { ...o, l2 }))
   }
 
   /**
@@ -52,7 +58,8 @@ export class LogisticRegression extends LinearClassifier implements LogisticPara
    * const fitted = await toPromise(LogisticRegression.fitTask(x, y, { l2: 1e-3, signal }))
    */
   static fitTask(x: Matrix, y: Int32Array, options: FitOptions & LinearOracleOptions & RunControl = {}): TE.TaskEither<ProbeError, Fitted<LogisticRegression>> {
-    return fitGlmTask({ link: 'sigmoid', m: 1, d: x.cols }, x, y, options, (theta, l2) => LogisticRegression.fromParams(theta, { ...options, l2 }))
+    const o = options ?? {}
+    return fitGlmTask({ link: 'sigmoid', m: 1, d: widthOf(x) }, x, y, o, (theta, l2) => LogisticRegression.fromParams(theta, { ...o, l2 }))
   }
 
   /** From a flat θ = [w, b]. */

@@ -59,6 +59,10 @@ export class TwoLayerRelu implements GradientOracle {
   readonly outputBias: Float64Array
 
   constructor(params: TwoLayerReluParams, options: { readonly id?: string } = {}) {
+    const shaped = (m: unknown): boolean => m !== null && typeof m === 'object' && (m as Matrix).data instanceof Float64Array && Number.isSafeInteger((m as Matrix).rows) && Number.isSafeInteger((m as Matrix).cols)
+    if (params === null || typeof params !== 'object' || !shaped(params.hiddenWeights) || !shaped(params.outputWeights) || !(params.hiddenBias instanceof Float64Array) || (params.outputBias !== undefined && !(params.outputBias instanceof Float64Array))) {
+      throw new RangeError('TwoLayerRelu: expected { hiddenWeights: Matrix, hiddenBias: Float64Array, outputWeights: Matrix, outputBias?: Float64Array }')
+    }
     const { hiddenWeights: w, hiddenBias: b, outputWeights: a } = params
     const h = w.rows
     const k = a.rows

@@ -1,7 +1,7 @@
 import type { either as E, taskEither as TE } from 'fp-ts'
 import { createRng, type Matrix, type ProbeError, type RunControl } from '@sonde/oracle'
 import * as glm from './glm.js'
-import { fitGlm, fitGlmTask, LinearClassifier, type FitOptions, type Fitted, type LinearOracleOptions } from './linear.js'
+import { fitGlm, fitGlmTask, isMatrixShaped, LinearClassifier, type FitOptions, type Fitted, type LinearOracleOptions } from './linear.js'
 
 /** The parameters of a softmax model: logits z = W x + b, W is K × D. */
 export interface SoftmaxParams {
@@ -20,12 +20,19 @@ export interface SoftmaxParams {
  * const fitted = SoftmaxRegression.fit(x, y, { numClasses: 10, l2: 0.01 })
  * const model = SoftmaxRegression.random(784, 10, 1)
  */
+// Read before the data are validated (the fit validates them): junk gives a size that validation refuses.
+const classesIn = (y: unknown): number => (y instanceof Int32Array ? y.reduce((a, b) => Math.max(a, b), 1) + 1 : 2)
+const widthOf = (x: unknown): number => (x !== null && typeof x === 'object' && Number.isSafeInteger((x as Matrix).cols) ? (x as Matrix).cols : 0)
+
 export class SoftmaxRegression extends LinearClassifier implements SoftmaxParams {
   readonly weights: Matrix
   readonly bias: Float64Array
   private readonly options: LinearOracleOptions
 
   constructor(params: SoftmaxParams, options: LinearOracleOptions = {}) {
+    if (params === null || typeof params !== 'object' || !isMatrixShaped(params.weights) || !(params.bias instanceof Float64Array)) {
+      throw new RangeError('SoftmaxRegression: expected { weights: Matrix (K × D, Float64Array data), bias: Float64Array of K }')
+    }
     const { rows: k, cols: d } = params.weights
     if (params.bias.length !== k) throw new RangeError(`SoftmaxRegression: bias has ${params.bias.length} values; weights have ${k} rows`)
     const theta = new Float64Array(k * (d + 1))
@@ -45,9 +52,10 @@ export class SoftmaxRegression extends LinearClassifier implements SoftmaxParams
     y: Int32Array,
     options: FitOptions & LinearOracleOptions & { readonly numClasses?: number } = {},
   ): E.Either<ProbeError, Fitted<SoftmaxRegression>> {
-    const k = options.numClasses ?? y.reduce((a, b) => Math.max(a, b), 1) + 1
-    return fitGlm({ link: 'softmax', m: k, d: x.cols }, x, y, options, (theta, l2) =>
-      SoftmaxRegression.fromParams(theta, k, { ...options, l2 }),
+    const o = options ?? {}
+    const k = o.numClasses ?? classesIn(y)
+    return fitGlm({ link: 'softmax', m: k, d: widthOf(x) }, x, y, o, (theta, l2) =>
+      SoftmaxRegression.fromParams(theta, k, { ...o, l2 }),
     )
   }
 
@@ -63,8 +71,9 @@ export class SoftmaxRegression extends LinearClassifier implements SoftmaxParams
     y: Int32Array,
     options: FitOptions & LinearOracleOptions & RunControl & { readonly numClasses?: number } = {},
   ): TE.TaskEither<ProbeError, Fitted<SoftmaxRegression>> {
-    const k = options.numClasses ?? y.reduce((a, b) => Math.max(a, b), 1) + 1
-    return fitGlmTask({ link: 'softmax', m: k, d: x.cols }, x, y, options, (theta, l2) => SoftmaxRegression.fromParams(theta, k, { ...options, l2 }))
+    const o = options ?? {}
+    const k = o.numClasses ?? classesIn(y)
+    return fitGlmTask({ link: 'softmax', m: k, d: widthOf(x) }, x, y, o, (theta, l2) => SoftmaxRegression.fromParams(theta, k, { ...o, l2 }))
   }
 
   /** From a flat θ = [W (row-major), b]. */

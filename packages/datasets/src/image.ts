@@ -29,27 +29,31 @@ const chunk = (type: string, data: Uint8Array): Uint8Array => {
 }
 
 /**
- * Encode a grey-level image (values in [0, 1], row-major, 0 = black) as an 8-bit PNG file.
- * Values outside [0, 1] are clipped. Node only (uses zlib).
+ * Encode a grey-level (1 channel) or RGB (3 channels) image as an 8-bit PNG file: values in [0, 1],
+ * row-major with the channels of a pixel together, 0 = black. Values outside [0, 1] are clipped and
+ * non-finite ones drawn black. Node only (uses zlib).
  *
  * @example
- * writeFileSync('digit.png', encodeGrayPng(mnist.x.data.subarray(0, 784), 28, 28))
+ * writeFileSync('swatch.png', encodePng(Float64Array.of(1, 0, 0, 0, 0, 1), 2, 1, 3)) // a red and a blue pixel
  */
-export const encodeGrayPng = (pixels: ArrayLike<number>, width: number, height: number): Uint8Array => {
-  if (pixels.length !== width * height) throw new RangeError(`encodeGrayPng: ${pixels.length} pixels for a ${width}×${height} image`)
-  const raw = new Uint8Array(height * (width + 1))
+export const encodePng = (pixels: ArrayLike<number>, width: number, height: number, channels: 1 | 3 = 1): Uint8Array => {
+  if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) throw new RangeError(`encodePng: the size is ${String(width)}×${String(height)}; expected positive integers`)
+  if (channels !== 1 && channels !== 3) throw new RangeError(`encodePng: ${String(channels)} channels; expected 1 (grey) or 3 (RGB)`)
+  const stride = width * channels
+  if (pixels === null || typeof pixels !== 'object' || pixels.length !== stride * height) throw new RangeError(`encodePng: ${String(pixels?.length)} values for a ${width}×${height} image of ${channels} channel(s)`)
+  const raw = new Uint8Array(height * (stride + 1))
   for (let y = 0; y < height; y++) {
-    raw[y * (width + 1)] = 0 // filter: none
-    for (let x = 0; x < width; x++) {
-      const v = pixels[y * width + x]!
-      raw[y * (width + 1) + 1 + x] = Math.round(255 * (v < 0 ? 0 : v > 1 ? 1 : v))
+    raw[y * (stride + 1)] = 0 // filter: none
+    for (let i = 0; i < stride; i++) {
+      const v = pixels[y * stride + i]!
+      raw[y * (stride + 1) + 1 + i] = Number.isFinite(v) ? Math.round(255 * (v < 0 ? 0 : v > 1 ? 1 : v)) : 0
     }
   }
   const header = new Uint8Array(13)
   const hv = new DataView(header.buffer)
   hv.setUint32(0, width)
   hv.setUint32(4, height)
-  header.set([8, 0, 0, 0, 0], 8) // 8-bit, greyscale, deflate, no filter, no interlace
+  header.set([8, channels === 1 ? 0 : 2, 0, 0, 0], 8) // 8-bit, grey or RGB, deflate, no filter, no interlace
   const parts = [
     Uint8Array.of(137, 80, 78, 71, 13, 10, 26, 10),
     chunk('IHDR', header),
@@ -64,6 +68,15 @@ export const encodeGrayPng = (pixels: ArrayLike<number>, width: number, height: 
   }
   return out
 }
+
+/**
+ * Encode a grey-level image (values in [0, 1], row-major, 0 = black) as an 8-bit PNG file:
+ * {@link encodePng} with one channel.
+ *
+ * @example
+ * writeFileSync('digit.png', encodeGrayPng(mnist.x.data.subarray(0, 784), 28, 28))
+ */
+export const encodeGrayPng = (pixels: ArrayLike<number>, width: number, height: number): Uint8Array => encodePng(pixels, width, height, 1)
 
 /**
  * Tile the rows of `images` (each `width × height` grey levels) into one grid image, `columns`

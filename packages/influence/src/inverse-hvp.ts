@@ -1,6 +1,6 @@
 import { either as E, taskEither as TE } from 'fp-ts'
 import { createRng, errors, stage, type Aborted, type ProbeError, type Rng, type RunControl, type Stage } from '@sonde/oracle'
-import { dot, norm2, type TwiceDifferentiable } from '@sonde/models'
+import { conjugateGradientSteps, dot, norm2, type TwiceDifferentiable } from '@sonde/models'
 import { checkControl, checkNumber, checkObject, checkRenamed, controlOf, guarded, invalidOption, modelShape, validateExamples, validateModel, type Examples } from './common.js'
 import { lowerHessian } from './hessian.js'
 import { choleskySolve, choleskyInPlace } from './linalg.js'
@@ -251,38 +251,15 @@ const conjugateGradient = async (
   tolerance: number,
   maxIter: number,
   s: Stage,
-): Promise<E.Either<Aborted, { readonly x: Float64Array; readonly products: number; readonly residuals: number[]; readonly indefinite: boolean }>> => {
-  const x = new Float64Array(b.length)
-  const r = b.slice()
-  const p = b.slice()
-  let rr = dot(r, r)
-  const bn = Math.sqrt(rr)
-  const target = tolerance * tolerance * rr
-  const residuals: number[] = []
-  let indefinite = false
-  let k = 0
-  while (k < maxIter && rr > target && rr > 0) {
-    const ok = await s.tick(k)
+): Promise<E.Either<Aborted, { readonly x: Float64Array; readonly products: number; readonly residuals: readonly number[]; readonly indefinite: boolean }>> => {
+  // The iteration is @sonde/models' (one body for the sync and this abortable driver).
+  const steps = conjugateGradientSteps(hv, b, tolerance, maxIter)
+  for (;;) {
+    const r = steps.next()
+    if (r.done === true) return E.right(r.value)
+    const ok = await s.tick(r.value)
     if (E.isLeft(ok)) return ok
-    const hp = hv(p)
-    k++
-    const php = dot(p, hp)
-    if (!(php > 0)) {
-      indefinite = true
-      break
-    }
-    const alpha = rr / php
-    for (let i = 0; i < x.length; i++) {
-      x[i]! += alpha * p[i]!
-      r[i]! -= alpha * hp[i]!
-    }
-    const rrNew = dot(r, r)
-    residuals.push(Math.sqrt(rrNew) / bn)
-    const beta = rrNew / rr
-    rr = rrNew
-    for (let i = 0; i < p.length; i++) p[i] = r[i]! + beta * p[i]!
   }
-  return E.right({ x, products: k, residuals, indefinite })
 }
 
 type SolveResult = E.Either<ProbeError, { readonly x: Float64Array; readonly report: SolveReport }>

@@ -7,5 +7,5 @@ export {
   type Fitted,
   type LinearOracleOptions,
 } from './linear.js'
-export { conjugateGradient, dot, norm2, type CgResult, type FitReport } from './optimize.js'
+export { conjugateGradient, conjugateGradientSteps, dot, norm2, type CgResult, type FitReport } from './optimize.js'
 export { TwoLayerRelu, randomTwoLayerRelu, type TwoLayerReluParams, type RandomReluOptions } from './relu.js'

@@ -63,6 +63,23 @@ export interface CgResult {
  * const { x, residuals } = conjugateGradient((v) => model.hessianOperator(x, y)(v), g, 1e-10, 500)
  */
 export const conjugateGradient = (hv: (v: Float64Array) => Float64Array, b: Float64Array, tol: number, maxIter: number): CgResult => {
+  const steps = conjugateGradientSteps(hv, b, tol, maxIter)
+  for (;;) {
+    const r = steps.next()
+    if (r.done === true) return r.value
+  }
+}
+
+/**
+ * {@link conjugateGradient} as a generator: it yields the number of products done before each new one and
+ * returns the result, so a caller can drive it with progress and abort checks between iterations (as
+ * `@sonde/influence` does) and the iteration is written once.
+ *
+ * @example
+ * const steps = conjugateGradientSteps(hv, b, 1e-10, 500)
+ * for (let r = steps.next(); r.done !== true; r = steps.next()) if (await stopped(r.value)) break
+ */
+export function* conjugateGradientSteps(hv: (v: Float64Array) => Float64Array, b: Float64Array, tol: number, maxIter: number): Generator<number, CgResult, void> {
   const x = new Float64Array(b.length)
   const r = b.slice()
   const p = b.slice()
@@ -73,6 +90,7 @@ export const conjugateGradient = (hv: (v: Float64Array) => Float64Array, b: Floa
   let indefinite = false
   let k = 0
   while (k < maxIter && rr > target && rr > 0) {
+    yield k
     const hp = hv(p)
     k++
     const php = dot(p, hp)

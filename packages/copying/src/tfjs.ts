@@ -7,9 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { either as E } from 'fp-ts'
-import { createRng, errorFromThrown, errors, permutation, stage, type Matrix, type ProbeError, type RunControl } from '@sonde/oracle'
+import { errorFromThrown, errors, type Matrix, type ProbeError, type RunControl } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
-import { buildMlp } from '@sonde/models/tfjs'
+import { buildMlp, trainClassifier } from '@sonde/models/tfjs'
 import { intAtLeast, positive, type OptionIssue } from './check.js'
 import type { CopyFamily, TrainedCopy } from './families.js'
 
@@ -35,66 +35,31 @@ const checkMlp = (o: MlpCopyOptions): OptionIssue[] => {
 }
 
 /**
- * Softmax cross-entropy and Adam with a seeded mini-batch order, awaiting the stage's tick after every
- * mini-batch so that an abort is seen within one batch (and the event loop runs ~every 50 ms).
+ * Softmax cross-entropy and Adam with a seeded mini-batch order: `@sonde/models`' `trainClassifier`, which
+ * awaits its progress/abort check after every mini-batch (an abort is seen within one batch) and restores the
+ * starting weights if the loss diverges.
  */
 const train = async (
   model: tf.LayersModel,
   x: Matrix,
   y: Int32Array,
-  k: number,
   o: Required<Omit<MlpCopyOptions, 'hidden'>>,
   seed: number,
   control: RunControl | undefined,
-): Promise<E.Either<ProbeError, number[]>> => {
-  const rng = createRng(seed)
-  const optimizer = tf.train.adam(o.learningRate)
-  const xs = tf.tensor2d(Float32Array.from(x.data), [x.rows, x.cols])
-  const ys = tf.tensor1d(y, 'int32')
-  const batches = Math.ceil(x.rows / o.batchSize)
-  const s = stage(control, 'training mlp (mini-batches)', o.epochs * batches)
-  const losses: number[] = []
-  const start = model.getWeights().map((w) => w.clone())
-  try {
-    for (let epoch = 0; epoch < o.epochs; epoch++) {
-      const order = permutation(x.rows, rng)
-      // The epoch's loss stays on the backend until the epoch ends (one read per epoch, not per batch).
-      let total = tf.scalar(0)
-      for (let b = 0; b < batches; b++) {
-        const ok = await s.tick(epoch * batches + b)
-        if (E.isLeft(ok)) {
-          total.dispose()
-          return ok
-        }
-        const idx = tf.tensor1d(order.subarray(b * o.batchSize, Math.min(x.rows, (b + 1) * o.batchSize)), 'int32')
-        const batchLoss = tf.tidy(() => {
-          const bx = tf.gather(xs, idx)
-          const by = tf.oneHot(tf.gather(ys, idx), k)
-          const l = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(by, model.apply(bx, { training: true }) as tf.Tensor) as tf.Scalar, true)
-          return tf.mul(l!, idx.shape[0]) as tf.Scalar
-        })
-        idx.dispose()
-        const next: tf.Scalar = tf.add(total, batchLoss)
-        total.dispose()
-        batchLoss.dispose()
-        total = next
-      }
-      const mean = (await total.data())[0]! / x.rows
-      total.dispose()
-      if (!Number.isFinite(mean)) {
-        model.setWeights(start)
-        return E.left(errors.trainingFailed(`training the MLP copy diverged: the mean loss of epoch ${epoch + 1} is ${mean}; lower options.copy.learningRate`))
-      }
-      losses.push(mean)
-    }
-    const done = s.check(o.epochs * batches)
-    return E.isLeft(done) ? done : E.right(losses)
-  } finally {
-    xs.dispose()
-    ys.dispose()
-    optimizer.dispose()
-    for (const w of start) w.dispose()
+): Promise<E.Either<ProbeError, readonly number[]>> => {
+  const r = await trainClassifier(model, x, y, {
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    learningRate: o.learningRate,
+    seed,
+    stage: 'training mlp (mini-batches)',
+    ...(control?.signal !== undefined ? { signal: control.signal } : {}),
+    ...(control?.progress !== undefined ? { progress: control.progress } : {}),
+  })()
+  if (E.isLeft(r)) {
+    return r.left._tag === 'TrainingFailed' ? E.left(errors.trainingFailed(`training the MLP copy failed: ${r.left.message} (options.copy.learningRate)`, r.left)) : r
   }
+  return E.right(r.right.losses)
 }
 
 /**
@@ -117,9 +82,9 @@ export const mlpCopy = (o: MlpCopyOptions = {}): CopyFamily => ({
     } catch (cause) {
       return E.left(errorFromThrown(cause, (m) => errors.invalidOptions([{ path: 'options.copy', message: m }])))
     }
-    let losses: E.Either<ProbeError, number[]>
+    let losses: E.Either<ProbeError, readonly number[]>
     try {
-      losses = await train(model, x, y, k, { epochs: o?.epochs ?? 10, learningRate: o?.learningRate ?? 1e-3, batchSize: o?.batchSize ?? 64 }, seed, control)
+      losses = await train(model, x, y, { epochs: o?.epochs ?? 10, learningRate: o?.learningRate ?? 1e-3, batchSize: o?.batchSize ?? 64 }, seed, control)
     } catch (cause) {
       losses = E.left(errorFromThrown(cause, (m) => errors.trainingFailed(`training the MLP copy failed: ${m}`, cause)))
     }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs'
 import { either as E, taskEither as TE, function as F } from 'fp-ts'
-import { createRng, errorFromThrown, errors, permutation, SondeError, type Matrix, type ProbeError } from '@sonde/oracle'
+import { createRng, errorFromThrown, errors, permutation, SondeError, stage, type Matrix, type ProbeError, type RunControl } from '@sonde/oracle'
 import { validateTrainingData } from '../linear.js'
 
 /** Options of {@link buildMlp}. */
@@ -90,7 +90,12 @@ export interface TrainOptions {
   readonly seed: number
   /** Called after each epoch with the mean training loss. */
   readonly onEpoch?: (epoch: number, loss: number) => void
+  /** Stops the training within one mini-batch (`Aborted`; the model keeps the weights it has reached). */
   readonly signal?: AbortSignal
+  /** Progress per mini-batch (throttled), under `stage`. */
+  readonly progress?: RunControl['progress']
+  /** The progress stage's name. Default 'training (mini-batches)'. */
+  readonly stage?: string
 }
 
 /** What {@link trainClassifier} reports. */
@@ -139,15 +144,23 @@ export const trainClassifier = (
           const xs = tf.tensor2d(Float32Array.from(x.data), [x.rows, x.cols])
           const ys = tf.tensor1d(y, 'int32')
           const losses: number[] = []
+          const batches = Math.ceil(x.rows / batchSize)
+          // One helper for progress and abort, awaited after every mini-batch: an abort is seen within one batch.
+          const st = stage({ ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(options.progress !== undefined ? { progress: options.progress } : {}) }, options.stage ?? 'training (mini-batches)', options.epochs * batches)
           let steps = 0
           // A diverged run must not leave NaN weights behind: keep the starting weights to restore.
           const start = model.getWeights().map((w) => w.clone())
           try {
             for (let epoch = 0; epoch < options.epochs; epoch++) {
-              if (options.signal?.aborted === true) throw new SondeError(errors.aborted('training'))
               const order = permutation(x.rows, rng)
+              // The epoch's loss stays on the backend until the epoch ends (one read per epoch, not per batch).
               let total = tf.scalar(0)
               for (let s = 0; s < x.rows; s += batchSize) {
+                const ok = await st.tick(steps)
+                if (E.isLeft(ok)) {
+                  total.dispose()
+                  throw new SondeError(ok.left)
+                }
                 const idx = tf.tensor1d(order.subarray(s, Math.min(x.rows, s + batchSize)), 'int32')
                 const batchLoss = tf.tidy(() => {
                   const bx = tf.gather(xs, idx)
@@ -171,6 +184,8 @@ export const trainClassifier = (
               losses.push(mean)
               options.onEpoch?.(epoch, mean)
             }
+            const done = st.check(steps)
+            if (E.isLeft(done)) throw new SondeError(done.left)
           } finally {
             xs.dispose()
             ys.dispose()

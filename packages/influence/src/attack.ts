@@ -1,7 +1,7 @@
 import { either as E, taskEither as TE } from 'fp-ts'
 import { domainBounds, noQueries, stage, takeRows, type Domain, type Matrix, type ProbeError, type QueryUsage } from '@sonde/oracle'
 import type { FitOptions, TwiceDifferentiable } from '@sonde/models'
-import { checkNumber, checkObject, checkRenamed, controlOf, guarded, invalidOption, modelShape, validateExamples, validateModel } from './common.js'
+import { checkNumber, checkObject, checkRenamed, controlOf, guarded, invalidOption, labelsByLoss, modelShape, validateExamples, validateModel } from './common.js'
 import { validateInverseHvpOptions, type Examples } from './inverse-hvp.js'
 import { inputInfluence, validateRows, type InfluenceOptions } from './influence.js'
 
@@ -61,21 +61,6 @@ export interface TrainingSetAttack {
   readonly seed: number
 }
 
-/** The label of each row: the class of smallest loss. */
-const predictLabels = (model: TwiceDifferentiable, x: Matrix, classes: number): Int32Array => {
-  const best = new Float64Array(x.rows).fill(Infinity)
-  const out = new Int32Array(x.rows)
-  for (let c = 0; c < classes; c++) {
-    const l = model.losses(x, new Int32Array(x.rows).fill(c))
-    for (let i = 0; i < x.rows; i++) {
-      if (l[i]! < best[i]!) {
-        best[i] = l[i]!
-        out[i] = c
-      }
-    }
-  }
-  return out
-}
 
 /** `options.fit`: the retraining's options, checked before any work (the refit would refuse them late). */
 const validateFit = (fit: unknown, p: number): E.Either<ProbeError, void> => {
@@ -162,7 +147,7 @@ export const trainingSetAttack = (model: TwiceDifferentiable, train: Examples, t
     const seed = validateInverseHvpOptions(options, train.x.rows)
     if (E.isLeft(seed)) return seed
     const control = controlOf(options)
-    const before = predictLabels(model, test.x, classes)
+    const before = labelsByLoss(model, test.x, classes)
     const targets = options.targets === undefined ? Array.from({ length: test.x.rows }, (_, i) => i).filter((i) => before[i] === test.y[i]) : Array.from(options.targets)
     const outcomes: AttackOutcome[] = []
     let retrains = 0
@@ -209,7 +194,7 @@ export const trainingSetAttack = (model: TwiceDifferentiable, train: Examples, t
         used++
         if (E.isLeft(refit)) return refit
         current.model = refit.right.model
-        label = predictLabels(current.model, target.x, classes)[0]!
+        label = labelsByLoss(current.model, target.x, classes)[0]!
         if (label !== target.y[0]) break
         if (step + 1 < steps) {
           const next = await inputInfluence(current.model, poisoned, target, { ...solver, rows })()

@@ -124,3 +124,19 @@ export const validateModel = (model: unknown): E.Either<ProbeError, TwiceDiffere
   }
   return E.right(model as TwiceDifferentiable)
 }
+
+/** The label of each row by a white-box model: the class of smallest loss. */
+export const labelsByLoss = (model: TwiceDifferentiable, x: Matrix, classes: number): Int32Array => {
+  const best = new Float64Array(x.rows).fill(Infinity)
+  const out = new Int32Array(x.rows)
+  for (let c = 0; c < classes; c++) {
+    const l = model.losses(x, new Int32Array(x.rows).fill(c))
+    for (let i = 0; i < x.rows; i++) {
+      if (l[i]! < best[i]!) {
+        best[i] = l[i]!
+        out[i] = c
+      }
+    }
+  }
+  return out
+}

@@ -19,7 +19,7 @@ import {
   type QueryUsage,
 } from '@sonde/oracle'
 import { LogisticRegression, SoftmaxRegression, norm2, type TwiceDifferentiable } from '@sonde/models'
-import { guarded, validateModel, type Examples } from './common.js'
+import { guarded, labelsByLoss, validateModel, type Examples } from './common.js'
 import { influenceOnTest, mostInfluential, type InfluenceScores } from './influence.js'
 import { loadModelFile } from './model-file.js'
 import { influenceReport } from './report.js'
@@ -157,21 +157,6 @@ const loadDataset = async (d: NonNullable<InfluenceProbeOptions['dataset']>, see
   })
 }
 
-/** The label of each row by the white-box model: the class of smallest loss. */
-const predictByLoss = (model: TwiceDifferentiable, x: Matrix, classes: number): Int32Array => {
-  const best = new Float64Array(x.rows).fill(Infinity)
-  const out = new Int32Array(x.rows)
-  for (let c = 0; c < classes; c++) {
-    const l = model.losses(x, new Int32Array(x.rows).fill(c))
-    for (let i = 0; i < x.rows; i++) {
-      if (l[i]! < best[i]!) {
-        best[i] = l[i]!
-        out[i] = c
-      }
-    }
-  }
-  return out
-}
 
 const squareShape = (cols: number, inputShape?: readonly number[]): readonly [number, number] | undefined => {
   if (inputShape !== undefined && inputShape.length >= 2 && (inputShape.length === 2 || inputShape[2] === 1) && inputShape[0]! * inputShape[1]! === cols) return [inputShape[0]!, inputShape[1]!]
@@ -250,7 +235,7 @@ const run = (oracle: Oracle, o: InfluenceProbeOptions, ctx: ProbeContext): TE.Ta
     }
     // 3. Test labels: given, else the oracle's (counted), else the model's own call.
     const classes = classesOf(model, Math.max(2, maxLabel(trainY, test.y) + 1))
-    const predicted = predictByLoss(model, test.x, classes)
+    const predicted = labelsByLoss(model, test.x, classes)
     let testY: Int32Array
     let testLabels: InfluenceProbeResult['testLabels']
     if (test.y !== undefined) {

@@ -1,6 +1,6 @@
 import { either as E, taskEither as TE } from 'fp-ts'
 import { domainBounds, noQueries, stage, takeRows, type Domain, type Matrix, type ProbeError, type QueryUsage } from '@sonde/oracle'
-import type { FitOptions, TwiceDifferentiable } from '@sonde/models'
+import { refitWith, type FitOptions, type TwiceDifferentiable } from '@sonde/models'
 import { checkNumber, checkObject, checkRenamed, controlOf, guarded, invalidOption, labelsByLoss, modelShape, validateExamples, validateModel } from './common.js'
 import { validateInverseHvpOptions, type Examples } from './inverse-hvp.js'
 import { inputInfluence, validateRows, type InfluenceOptions } from './influence.js'
@@ -190,7 +190,8 @@ export const trainingSetAttack = (model: TwiceDifferentiable, train: Examples, t
           }
         }
         const poisoned: Examples = { x: { rows: train.x.rows, cols: d, data }, y: train.y }
-        const refit = current.model.refit(poisoned.x, poisoned.y, options.fit)
+        // Abortable between optimiser steps where the model can (refitTask); an abort is seen within a step.
+        const refit = await refitWith(current.model, poisoned.x, poisoned.y, { ...options.fit, ...controlOf(options) })()
         used++
         if (E.isLeft(refit)) return refit
         current.model = refit.right.model

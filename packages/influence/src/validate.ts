@@ -1,6 +1,6 @@
 import { either as E, taskEither as TE } from 'fp-ts'
 import { errors, noQueries, stage, type ProbeError, type QueryUsage, type RunControl } from '@sonde/oracle'
-import type { FitOptions, TwiceDifferentiable } from '@sonde/models'
+import { refitWith, type FitOptions, type TwiceDifferentiable } from '@sonde/models'
 import { checkControl, checkObject, controlOf, guarded, modelShape, optionalSeed, validateExamples, validateModel } from './common.js'
 import type { Examples } from './inverse-hvp.js'
 import { mostInfluential, type InfluenceScores } from './influence.js'
@@ -129,7 +129,7 @@ export const validateAgainstRetraining = (
       const ok = await progress.tick(k)
       if (E.isLeft(ok)) return ok
       const loo = without(train, j)
-      const refit = model.refit(loo.x, loo.y, options.fit)
+      const refit = await refitWith(model, loo.x, loo.y, { ...options.fit, ...controlOf(options) })()
       if (E.isLeft(refit)) return refit
       predicted[k] = sc.data[testRow * sc.cols + j]!
       actual[k] = refit.right.model.losses(one.x, one.y)[0]! - before

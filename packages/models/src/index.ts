@@ -2,6 +2,7 @@ export { LogisticRegression, type LogisticParams } from './logistic.js'
 export { SoftmaxRegression, type SoftmaxParams } from './softmax.js'
 export {
   LinearClassifier,
+  refitWith,
   type TwiceDifferentiable,
   type FitOptions,
   type Fitted,

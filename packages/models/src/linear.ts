@@ -67,7 +67,26 @@ export interface TwiceDifferentiable {
    * this model's parameters unless `options.warmStart` is given; the same L2 unless `options.l2`.
    */
   readonly refit: (x: Matrix, y: Int32Array, options?: FitOptions) => E.Either<ProbeError, Fitted<TwiceDifferentiable>>
+  /**
+   * {@link TwiceDifferentiable.refit} as a task that reports progress between optimiser steps and stops with
+   * `Aborted` when `options.signal` fires. Optional: a caller without it uses `refit`.
+   */
+  readonly refitTask?: (x: Matrix, y: Int32Array, options?: FitOptions & RunControl) => TE.TaskEither<ProbeError, Fitted<TwiceDifferentiable>>
 }
+
+/**
+ * Refit `model` on (x, y) abortably when it can (`refitTask`), else with its synchronous `refit`.
+ *
+ * @example
+ * const r = await refitWith(model, loo.x, loo.y, { signal })()
+ */
+export const refitWith =
+  (model: TwiceDifferentiable, x: Matrix, y: Int32Array, options: FitOptions & RunControl = {}): TE.TaskEither<ProbeError, Fitted<TwiceDifferentiable>> =>
+  async () => {
+    if (typeof model.refitTask === 'function') return model.refitTask(x, y, options)()
+    const { signal: _s, progress: _p, log: _l, ...fit } = options
+    return model.refit(x, y, fit)
+  }
 
 /** Whether `m` is a `Matrix` with a Float64Array of `rows × cols` values (for constructors' guards). */
 export const isMatrixShaped = (m: unknown): m is Matrix => {

@@ -1,7 +1,7 @@
 import { either as E } from 'fp-ts'
 import { describe, expect, it } from 'vitest'
 import { type ProgressEvent } from '@sonde/oracle'
-import { LogisticRegression, SoftmaxRegression } from '../src/index.js'
+import { LogisticRegression, SoftmaxRegression, refitWith } from '../src/index.js'
 import { blobs } from './data.js'
 
 describe('fitTask: the abortable fit', () => {
@@ -32,5 +32,20 @@ describe('fitTask: the abortable fit', () => {
     // The deprecated name still works.
     const old = SoftmaxRegression.fit(x, y, { numClasses: 4, tol: 1e-6 })
     expect(E.isRight(old) && old.right.report.gradientNorm).toBeLessThanOrEqual(1e-6)
+  })
+  it('refitWith refits abortably where the model can, with the same bits as refit', async () => {
+    const { x, y } = blobs(300, 5, 3, 4)
+    const base = SoftmaxRegression.fit(x, y, { numClasses: 3 })
+    if (E.isLeft(base)) return expect.fail(base.left.message)
+    const keep = { rows: 299, cols: 5, data: x.data.slice(5) }
+    const sync = base.right.model.refit(keep, y.slice(1))
+    const task = await refitWith(base.right.model, keep, y.slice(1))()
+    expect(E.isRight(sync) && E.isRight(task)).toBe(true)
+    if (E.isLeft(sync) || E.isLeft(task)) return
+    expect(Array.from((task.right.model as SoftmaxRegression).weights.data)).toEqual(Array.from((sync.right.model as SoftmaxRegression).weights.data))
+    const controller = new AbortController()
+    controller.abort()
+    const stopped = await refitWith(base.right.model, keep, y.slice(1), { signal: controller.signal })()
+    expect(E.isLeft(stopped) && stopped.left._tag).toBe('Aborted')
   })
 })

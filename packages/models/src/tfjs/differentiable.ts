@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs'
-import { either as E, function as F } from 'fp-ts'
-import { errors, SondeError, type Matrix, type ProbeError } from '@sonde/oracle'
+import { either as E, taskEither as TE, function as F } from 'fp-ts'
+import { errors, SondeError, type Matrix, type ProbeError, type RunControl } from '@sonde/oracle'
 import { validateTrainingData, type FitOptions, type Fitted, type TwiceDifferentiable } from '../linear.js'
-import { newtonCG, norm2 } from '../optimize.js'
+import { newtonCG, newtonCGTask, norm2, type ConvexObjective } from '../optimize.js'
 
 /** Options of {@link differentiableNetwork}. */
 export interface DifferentiableNetworkOptions {
@@ -175,6 +175,32 @@ const make = (model: tf.LayersModel, theta: Float64Array, l2: number, damping: n
     return { rows: x.rows, cols: p, data: out }
   }
 
+  // What a refit checks before it starts, and the (damped) objective it minimises.
+  const refitProblem = (x: Matrix, y: Int32Array, fit: FitOptions): E.Either<ProbeError, { objective: ConvexObjective; start: Float64Array; l2: number; limits: { tol: number; maxIter: number } }> =>
+    F.pipe(
+      validateTrainingData(x, y, inputDim, numClasses),
+      E.chainW((): E.Either<ProbeError, { objective: ConvexObjective; start: Float64Array; l2: number; limits: { tol: number; maxIter: number } }> => {
+        const l2Fit = fit.l2 ?? l2
+        if (!(l2Fit >= 0 && Number.isFinite(l2Fit))) return E.left(errors.invalidInput(`l2 is ${l2Fit}; expected a finite number ≥ 0`, 'options.l2'))
+        const start = fit.warmStart ?? theta
+        if (start.length !== p) return E.left(errors.shapeMismatch('options.warmStart', `${p} parameters`, `${start.length}`))
+        const c = core(model, l2Fit, fdStep)
+        return E.right({
+          objective: {
+            valueAndGradient: (t) => ({ value: c.objective(t, x, y), gradient: c.objectiveGradient(t, x, y) }),
+            // Damped: Newton–CG on an indefinite Hessian would stop at the first negative direction.
+            hessianOperator: (t) => (v) => {
+              const hv = c.hvpAt(t, x, y, v)
+              for (let q = 0; q < p; q++) hv[q]! += damping * v[q]!
+              return hv
+            },
+          },
+          start,
+          l2: l2Fit,
+          limits: { tol: fit.tolerance ?? fit.tol ?? 1e-5, maxIter: fit.maxIter ?? 100 },
+        })
+      }),
+    )
   const net: DifferentiableNetwork = {
     whitebox: true,
     model,
@@ -255,31 +281,16 @@ const make = (model: tf.LayersModel, theta: Float64Array, l2: number, damping: n
     },
     refit: (x, y, fit: FitOptions = {}): E.Either<ProbeError, Fitted<TwiceDifferentiable>> =>
       F.pipe(
-        validateTrainingData(x, y, inputDim, numClasses),
-        E.chainW((): E.Either<ProbeError, Fitted<TwiceDifferentiable>> => {
-          const l2Fit = fit.l2 ?? l2
-          if (!(l2Fit >= 0 && Number.isFinite(l2Fit))) return E.left(errors.invalidInput(`l2 is ${l2Fit}; expected a finite number ≥ 0`, 'options.l2'))
-          const start = fit.warmStart ?? theta
-          if (start.length !== p) return E.left(errors.shapeMismatch('options.warmStart', `${p} parameters`, `${start.length}`))
-          const c = core(model, l2Fit, fdStep)
-          return F.pipe(
-            newtonCG(
-              {
-                valueAndGradient: (t) => ({ value: c.objective(t, x, y), gradient: c.objectiveGradient(t, x, y) }),
-                // Damped: Newton–CG on an indefinite Hessian would stop at the first negative direction.
-                hessianOperator: (t) => (v) => {
-                  const hv = c.hvpAt(t, x, y, v)
-                  for (let q = 0; q < p; q++) hv[q]! += damping * v[q]!
-                  return hv
-                },
-              },
-              start,
-              { tol: fit.tolerance ?? fit.tol ?? 1e-5, maxIter: fit.maxIter ?? 100 },
-            ),
-            E.map(({ theta: fitted, report }) => ({ model: make(model, fitted, l2Fit, damping, fdStep) as TwiceDifferentiable, report })),
-          )
-        }),
+        refitProblem(x, y, fit),
+        E.chainW((q) => F.pipe(newtonCG(q.objective, q.start, q.limits), E.map(({ theta: fitted, report }) => ({ model: make(model, fitted, q.l2, damping, fdStep) as TwiceDifferentiable, report })))),
       ),
+    refitTask: (x, y, fit: FitOptions & RunControl = {}): TE.TaskEither<ProbeError, Fitted<TwiceDifferentiable>> =>
+      async () => {
+        const q = refitProblem(x, y, fit)
+        if (E.isLeft(q)) return q
+        const r = await newtonCGTask(q.right.objective, q.right.start, q.right.limits, fit)
+        return E.isLeft(r) ? r : E.right({ model: make(model, r.right.theta, q.right.l2, damping, fdStep) as TwiceDifferentiable, report: r.right.report })
+      },
   }
   return net
 }

@@ -3,7 +3,6 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { publint } from 'publint'
 import { describe, expect, it } from 'vitest'
 
 const root = resolve(import.meta.dirname, '../../..')
@@ -37,11 +36,6 @@ describe('every built package', () => {
         expect(names).not.toContain('default')
       })
     }
-
-    it(`${pkg.name} passes publint --strict`, async () => {
-      const { messages } = await publint({ pkgDir: pkg.dir, strict: true, level: 'suggestion' })
-      expect(messages.map((m) => `${m.type} ${m.code} ${JSON.stringify(m.args)}`)).toEqual([])
-    })
   }
 })
 

@@ -142,6 +142,9 @@ export const executeRun = async (req: RunRequest, io: RunIo): Promise<ExitCode> 
       return outcomeOf(loaded.left).code === exitCodes.transport ? exitCodes.transport : exitCodes.usage
     }
     const base = loaded.right
+    // Probes that train with tfjs (mlp copies, Defuse's VAE) run on the fastest backend here (wasm), not tfjs's default.
+    const { useFastestBackend } = await import('@sonde/models/tfjs')
+    await useFastestBackend()
 
     // The stack, from the model up. The budget is created once the journal is open: rows it already holds were
     // paid for by an earlier run of this command and count against --budget.

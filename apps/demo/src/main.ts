@@ -16,7 +16,7 @@ import type { RunDocument } from '@sonde/cli'
 import { cachedModel } from './model-cache.js'
 import { serveTfjsModel } from './server.js'
 
-// Rows the audit may send to the model: measured to finish `npm run demo` in about a minute on 2 cores with the
+// Rows the audit may send to the model: measured to finish `npm run demo` in 45 s to 75 s on 2 cores with the
 // model cached (see README.md); 2 minutes is the limit.
 const budget = 2000
 const dataRows = 500

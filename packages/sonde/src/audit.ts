@@ -6,10 +6,12 @@ import {
   errors,
   hasGradients,
   makeContext,
+  permutation,
   randomQueries,
   runProbe,
   schemas,
   stage,
+  takeRows,
   trackQueries,
   validateSeed,
   z,
@@ -25,7 +27,7 @@ import {
 } from '@sonde/oracle'
 import { copyClassifier, jitter, softmaxCopy, uniformBox, gaussian, type CopyResult } from '@sonde/copying'
 import { counterfactual, type SoftmaxModel } from '@sonde/inverse-classification'
-import { defuseProbe, type DefuseProbeResult } from '@sonde/debugging'
+import { defuseProbe, trainVae, type DefuseProbeResult } from '@sonde/debugging'
 import { explanationLeakAudit, explanationLeakReport } from './leak.js'
 
 /** Options of {@link audit}. */
@@ -68,6 +70,7 @@ export interface AuditResult {
 const none: QueryUsage = { predictRows: 0, gradientRows: 0, calls: 0, cacheHits: 0 }
 const isExamples = (d: Examples | Matrix | undefined): d is Examples => d !== undefined && 'x' in d && 'y' in d
 const pct = (v: number): string => `${(100 * v).toFixed(1)} %`
+const inUnitBox = (x: Matrix): boolean => x.data.every((v) => v >= 0 && v <= 1)
 
 const copyReport = (c: CopyResult, held: number | null, seed: number, queries: QueryUsage): ProbeReport => ({
   probe: 'sonde/audit#copy',
@@ -181,14 +184,29 @@ export const audit = (oracle: Oracle, o: AuditOptions): TE.TaskEither<ProbeError
           break
         }
         const target = (label.right.labels[0]! + 1) % Math.max(oracle.info.numClasses, 2)
-        const r = await counterfactual(tk.oracle, surrogate, x0, { target, budget: rowsEach, seed: o.seed, ...(domain !== undefined ? { domain } : {}), ...control })()
-        if (E.isLeft(r)) {
-          const stop = abortedOr(r.left)
-          if (stop) return stop
-          table.push([i, label.right.labels[0]!, target, null, false, `${r.left._tag}`])
-          continue
+        // Where the copy's boundary is off, the model may not confirm the copy's exact answer and the repair
+        // may not reach the class; ask the copy for answers ever deeper inside the class (logit margins
+        // 1e-6, 1, 4, 16) while this source's rows last.
+        const startRows = tk.usage().predictRows
+        let best: { distance: number; how: string } | undefined
+        let failure: string | undefined
+        for (const margin of [undefined, 1, 4, 16]) {
+          const left = rowsEach - (tk.usage().predictRows - startRows)
+          if (left < 2) break
+          const r = await counterfactual(tk.oracle, surrogate, x0, { target, budget: left, seed: o.seed, ...(margin !== undefined ? { margin } : {}), ...(domain !== undefined ? { domain } : {}), ...control })()
+          if (E.isLeft(r)) {
+            const stop = abortedOr(r.left)
+            if (stop) return stop
+            failure = r.left._tag
+            break
+          }
+          if (r.right.confirmed) {
+            const margined = margin === undefined ? '' : ` (copy's margin ${margin})`
+            best = { distance: r.right.distance, how: r.right.repaired ? `repaired on the model${margined}` : `exact on the copy, confirmed${margined}` }
+            break
+          }
         }
-        table.push([i, label.right.labels[0]!, target, r.right.distance, r.right.confirmed, r.right.repaired ? 'repaired' : 'exact on the copy'])
+        table.push(best !== undefined ? [i, label.right.labels[0]!, target, best.distance, true, best.how] : [i, label.right.labels[0]!, target, null, false, failure ?? 'not confirmed within its rows'])
       }
       const confirmed = table.filter((r) => r[4] === true)
       const distances = confirmed.map((r) => r[3] as number).sort((a, b) => a - b)
@@ -238,9 +256,25 @@ export const audit = (oracle: Oracle, o: AuditOptions): TE.TaskEither<ProbeError
     const c3 = s.check(3)
     if (E.isLeft(c3)) return c3
     if (regions && isExamples(o.data)) {
+      const ex = o.data
       const tr = trackQueries(capped)
       const rows = Math.min(share(weights.regions), o.budget - spent())
-      const r = await runProbe(defuseProbe, tr.oracle, { data: o.data, budget: Math.max(1, rows) }, makeContext({ seed: o.seed, ...control }))()
+      // Identification spends sources × perturbations rows before any region is measured: pick the sources so
+      // that it takes about 60 % of the share and the rest measures the regions it finds. The VAE trains on
+      // every labelled row (the sources included), as a user's generator would.
+      const perturbations = 10
+      const sources = Math.max(5, Math.min(ex.x.rows, Math.floor((0.6 * rows) / perturbations)))
+      const picked = Array.from(permutation(ex.x.rows, createRng(o.seed + 4)).subarray(0, sources))
+      const vae = await trainVae(ex.x, { seed: o.seed, epochs: 8, latentDim: 4, hidden: [64], likelihood: inUnitBox(ex.x) ? 'bernoulli' : 'gaussian', ...(o.signal !== undefined ? { signal: o.signal } : {}) })()
+      const r = E.isLeft(vae)
+        ? vae
+        : await runProbe(
+            defuseProbe,
+            tr.oracle,
+            { data: { x: takeRows(ex.x, picked), y: Int32Array.from(picked, (j) => ex.y[j]!) }, generator: vae.right, perturbations, keepPerSource: 3, samplesPerRegion: 16, budget: Math.max(1, rows) },
+            makeContext({ seed: o.seed, ...control }),
+          )()
+      if (E.isRight(vae)) vae.right.dispose()
       if (E.isLeft(r)) {
         const stop = abortedOr(r.left)
         if (stop) return stop

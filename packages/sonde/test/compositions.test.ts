@@ -127,4 +127,29 @@ describe('audit', () => {
     const labels = await toPromise(audit(labelOnly(api), { budget: 600, seed: 5, counterfactuals: 1 }))
     expect(labels.sections.map((s) => s.id)).toEqual(['copy', 'counterfactuals'])
   })
+  it('with labelled data it looks for error regions too, trains its generator on the data, and stays within the budget', async () => {
+    // A 2-D plane: the truth is x₀ > 0; the model is right except in a disc around (1, 1), where it says 0.
+    const n = 300
+    const pts = Float64Array.from({ length: 2 * n }, (_, k) => Math.sin(7.13 * k + 0.3) * 2)
+    const y = Int32Array.from({ length: n }, (_, i) => (pts[2 * i]! > 0 ? 1 : 0))
+    const buggy = meter(
+      fromFunction({ id: 'test:disc-bug', inputDim: 2, numClasses: 2, output: 'label' }, (x) =>
+        Int32Array.from({ length: x.rows }, (_, i) => {
+          const a = x.data[2 * i]!
+          const b = x.data[2 * i + 1]!
+          return Math.hypot(a - 1, b - 1) < 0.6 ? 0 : a > 0 ? 1 : 0
+        }),
+      ),
+    )
+    const r = await toPromise(audit(buggy, { budget: 1500, seed: 2, counterfactuals: 2, data: { x: { rows: n, cols: 2, data: pts }, y } }))
+    expect(r.sections.map((s) => s.id)).toEqual(['copy', 'counterfactuals', 'error-regions'])
+    const regions = r.sections[2]!
+    expect(regions.report, regions.note).not.toBeNull()
+    expect(regions.report!.headline).toMatch(/misclassification region/)
+    const u = buggy.usage()
+    expect(u.predictRows).toBeLessThanOrEqual(1500)
+    expect(r.queries.predictRows).toBe(u.predictRows)
+    const report = auditReport(r)
+    expect(notJsonSafe(report)).toBeUndefined()
+  })
 })

@@ -4,8 +4,8 @@ import { defineConfig } from 'tsup'
 export default defineConfig({
   entry: ['src/bin.ts', 'src/index.ts'],
   format: ['esm'],
-  // The tests build without declarations (SONDE_CLI_NO_DTS=1): they run the bin, and the .d.ts pass is slow.
-  dts: process.env.SONDE_CLI_NO_DTS === '1' ? false : { entry: 'src/index.ts' },
+  // As every package (tsup.shared.ts): the fast tier builds without declarations (SONDE_DTS=0).
+  dts: process.env.SONDE_DTS === '0' || process.env.SONDE_CLI_NO_DTS === '1' ? false : { entry: 'src/index.ts' },
   clean: true,
   sourcemap: true,
   target: 'es2022',

@@ -118,6 +118,18 @@ const unknownProbe = (io: RunIo, id: string, registry: Registry): number => {
   return exitCodes.usage
 }
 
+/** The registry (built-ins and plugins) and, when `id` is given, that probe — or the usage error, printed. */
+const lookUp = async (io: RunIo, plugins: readonly string[], cwd: string, id?: string): Promise<{ registry: Registry; probe?: AnyProbe } | number> => {
+  const registry = await registryOf(plugins as string[], cwd)
+  if (E.isLeft(registry)) {
+    printError(io, registry.left)
+    return exitCodes.usage
+  }
+  if (id === undefined) return { registry: registry.right }
+  const probe = registry.right.get(id)
+  return probe === undefined ? unknownProbe(io, id, registry.right) : { registry: registry.right, probe }
+}
+
 /**
  * The `sonde` program: `list`, `describe`, `run` and `audit`. Resolves to the exit code; never calls
  * `process.exit` itself except on a second Ctrl-C.
@@ -141,13 +153,12 @@ export const main = async (argv: readonly string[], io: RunIo = { out: (t) => vo
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const { plugin } = cmd.optsWithGlobals<{ plugin: string[] }>()
-      const registry = await registryOf(plugin, cwd)
-      if (E.isLeft(registry)) {
-        printError(io, registry.left)
-        code = exitCodes.usage
+      const found = await lookUp(io, plugin, cwd)
+      if (typeof found === 'number') {
+        code = found
         return
       }
-      const rows = registry.right.probes.map((p: AnyProbe) => {
+      const rows = found.registry.probes.map((p: AnyProbe) => {
         const s = describeProbe(p)
         const req = s['x-sonde-requires']
         return { id: p.id, summary: p.summary, requires: Array.isArray(req) ? (req as string[]) : String(req) }
@@ -166,18 +177,12 @@ export const main = async (argv: readonly string[], io: RunIo = { out: (t) => vo
     .option('--json', 'print the JSON Schema of the options')
     .action(async (id: string, o: { json?: boolean }, cmd: Command) => {
       const { plugin } = cmd.optsWithGlobals<{ plugin: string[] }>()
-      const registry = await registryOf(plugin, cwd)
-      if (E.isLeft(registry)) {
-        printError(io, registry.left)
-        code = exitCodes.usage
+      const found = await lookUp(io, plugin, cwd, id)
+      if (typeof found === 'number') {
+        code = found
         return
       }
-      const probe = registry.right.get(id)
-      if (probe === undefined) {
-        code = unknownProbe(io, id, registry.right)
-        return
-      }
-      const schema = describeProbe(probe)
+      const schema = describeProbe(found.probe!)
       io.out(o.json === true ? JSON.stringify(schema, null, 2) : describeText(schema))
     })
 
@@ -193,17 +198,12 @@ export const main = async (argv: readonly string[], io: RunIo = { out: (t) => vo
     .option('--set <key=value>', 'one option, typed by the probe schema (repeatable; later wins; a.b=1 for nested)', collect, [])
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<ModelOpts>()
-      const registry = await registryOf(o.plugin, cwd)
-      if (E.isLeft(registry)) {
-        printError(io, registry.left)
-        code = exitCodes.usage
+      const found = await lookUp(io, o.plugin, cwd, id)
+      if (typeof found === 'number') {
+        code = found
         return
       }
-      const probe = registry.right.get(id)
-      if (probe === undefined) {
-        code = unknownProbe(io, id, registry.right)
-        return
-      }
+      const probe = found.probe!
       const schema = describeProbe(probe)
       const raw = rawOptions(schema, o.options, o.set)
       if (E.isLeft(raw)) {
@@ -238,13 +238,12 @@ export const main = async (argv: readonly string[], io: RunIo = { out: (t) => vo
     .option('--set <key=value>', 'another option of sonde/audit (sonde describe sonde/audit)', collect, [])
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<ModelOpts & { data?: string; counterfactuals?: number }>()
-      const registry = await registryOf(o.plugin, cwd)
-      if (E.isLeft(registry)) {
-        printError(io, registry.left)
-        code = exitCodes.usage
+      const found = await lookUp(io, o.plugin, cwd, 'sonde/audit')
+      if (typeof found === 'number') {
+        code = found
         return
       }
-      const probe = registry.right.get('sonde/audit')!
+      const probe = found.probe!
       const raw = rawOptions(describeProbe(probe), undefined, o.set)
       if (E.isLeft(raw)) {
         printError(io, raw.left)

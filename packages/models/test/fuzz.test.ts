@@ -102,6 +102,14 @@ describe('models fuzz', () => {
     )
   })
 
+  it('fixture (issue 12): TwoLayerRelu refuses NaN and short weights, SoftmaxRegression NaN weights', () => {
+    cases++
+    const eye = { rows: 2, cols: 2, data: Float64Array.of(1, 0, 0, 1) }
+    expect(() => new TwoLayerRelu({ hiddenWeights: eye, hiddenBias: new Float64Array(2), outputWeights: { rows: 1, cols: 2, data: Float64Array.of(1, Number.NaN) } })).toThrow(SondeError)
+    expect(() => new TwoLayerRelu({ hiddenWeights: { rows: 2, cols: 2, data: Float64Array.of(1, 0, 0) }, hiddenBias: new Float64Array(2), outputWeights: { rows: 1, cols: 2, data: Float64Array.of(1, 1) } })).toThrow(SondeError)
+    expect(() => new SoftmaxRegression({ weights: { rows: 2, cols: 1, data: Float64Array.of(1, Number.NaN) }, bias: new Float64Array(2) })).toThrow()
+  })
+
   it('conjugateGradient of a NaN right-hand side does not report a converged zero', () => {
     cases++
     const r = conjugateGradient((v) => v, Float64Array.of(Number.NaN, 1), 1e-10, 10)

@@ -41,6 +41,8 @@ export interface HttpCommonOptions {
   readonly retryBaseDelayMs?: number
   /** Longest delay between attempts; a `Retry-After` asking more is not waited for. Default 10,000 ms. */
   readonly retryMaxDelayMs?: number
+  /** Seed of the retries' random back-off factor (a safe integer): the same seed waits the same. Default 0. */
+  readonly seed?: number
   /** Aborts every request in flight and every wait: the query fails with `Aborted`. */
   readonly signal?: AbortSignal
   /** The oracle's `info.id`. Default `http:<host>/<model>` (`http:<host><path>` for `json`). */
@@ -126,6 +128,7 @@ const common = {
   retries: z.number().int().min(0).max(100).default(3).describe('further attempts after a retryable failure'),
   retryBaseDelayMs: z.number().min(0).max(3_600_000).default(100).describe('delay before the first retry, in ms'),
   retryMaxDelayMs: z.number().min(0).max(3_600_000).default(10_000).describe('longest delay between attempts, in ms'),
+  seed: schemas.seed().default(0).describe('seed of the retries’ random back-off factor'),
   signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { message: 'expected an AbortSignal' }).optional(),
   id: name('the oracle id').optional(),
   inputShape: z.array(positiveInt('a dimension')).min(1).optional().describe('shape of one input'),

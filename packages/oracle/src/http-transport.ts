@@ -7,6 +7,7 @@
  */
 import { either as E, taskEither as TE } from 'fp-ts'
 import { errors, type OracleError } from './errors.js'
+import { createRng } from './rng.js'
 
 /** What every request of one oracle shares. */
 export interface TransportSettings {
@@ -16,6 +17,8 @@ export interface TransportSettings {
   readonly retryBaseDelayMs: number
   readonly retryMaxDelayMs: number
   readonly concurrency: number
+  /** Seed of the back-off's random factor. */
+  readonly seed: number
   readonly signal?: AbortSignal | undefined
 }
 
@@ -165,13 +168,14 @@ export interface HttpClient {
 
 /**
  * A client that sends each request with `settings.timeoutMs`, retries retryable failures (429, 5xx, resets,
- * timeouts) up to `settings.retries` times after waiting `min(max, base·2^attempt)` scaled by a random factor in
+ * timeouts) up to `settings.retries` times after waiting `min(max, base·2^attempt)` scaled by a seeded random factor in
  * [0.5, 1) — or what the server's `Retry-After` asks, when it asks more — and holds a slot of the
  * `settings.concurrency` limit only while a request is in flight (not while it waits to retry).
  *
  * A `Retry-After` longer than `retryMaxDelayMs` is not waited for: the error is returned, saying so.
  */
-export const httpClient = (settings: TransportSettings, random: () => number = Math.random): HttpClient => {
+export const httpClient = (settings: TransportSettings): HttpClient => {
+  const rng = createRng(settings.seed)
   const stats: TransportStats = { requests: 0, retries: 0, retryableFailures: 0 }
   const slot = limiter(settings.concurrency)
   const send =
@@ -186,7 +190,7 @@ export const httpClient = (settings: TransportSettings, random: () => number = M
         if (attempt >= settings.retries) {
           return E.left(attempt === 0 ? error : withNote(error, `after ${attempt + 1} attempts`))
         }
-        const backoff = Math.min(settings.retryMaxDelayMs, settings.retryBaseDelayMs * 2 ** attempt) * (0.5 + random() / 2)
+        const backoff = Math.min(settings.retryMaxDelayMs, settings.retryBaseDelayMs * 2 ** attempt) * (0.5 + rng.next() / 2)
         if (retryAfterMs !== undefined && retryAfterMs > settings.retryMaxDelayMs) {
           return E.left(withNote(error, `the server asked to wait ${retryAfterMs} ms (Retry-After), more than retryMaxDelayMs = ${settings.retryMaxDelayMs}`))
         }

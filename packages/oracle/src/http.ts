@@ -54,6 +54,7 @@ const settingsOf = (o: ResolvedHttpOptions) => ({
   retryBaseDelayMs: o.retryBaseDelayMs,
   retryMaxDelayMs: o.retryMaxDelayMs,
   concurrency: o.concurrency,
+  seed: o.seed,
   signal: o.signal,
 })
 

@@ -155,6 +155,9 @@ describe('fromHttp: protocols against a real server', () => {
     expect(jsonMissing._tag === 'InvalidOptions' && jsonMissing.issues.map((i) => i.path).sort()).toEqual(['options.decode', 'options.encode', 'options.inputDim'])
     const wrongOutput = await failure(fromHttp({ protocol: 'open-inference', url: fp32.url, model: 'mlp', outputName: 'scores' }))
     expect(wrongOutput._tag === 'InvalidOptions' && wrongOutput.message).toContain("the model's outputs are 'probabilities'")
+    // The retries' back-off is seeded: a seed that is not a safe integer is refused like any other option.
+    const badSeed = await failure(fromHttp({ protocol: 'open-inference', url: fp32.url, model: 'mlp', seed: 1.5 }))
+    expect(badSeed._tag === 'InvalidOptions' && badSeed.issues.map((i) => i.path)).toEqual(['options.seed'])
     expect(fp32.stats.inferRequests).toBe(0)
   })
 

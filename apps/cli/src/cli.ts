@@ -130,6 +130,18 @@ const lookUp = async (io: RunIo, plugins: readonly string[], cwd: string, id?: s
   return probe === undefined ? unknownProbe(io, id, registry.right) : { registry: registry.right, probe }
 }
 
+/** What `run` and `audit` pass on from the flags they share: seed, budget, out, the model, timeouts, plugins. */
+const runFlags = (o: ModelOpts) => ({
+  seed: o.seed,
+  ...(o.budget !== undefined ? { budget: o.budget } : {}),
+  out: o.out,
+  model: modelFlagsOf(o),
+  ...(o.queryTimeout !== undefined ? { queryTimeoutMs: o.queryTimeout } : {}),
+  fresh: o.fresh === true,
+  quiet: o.quiet === true,
+  plugins: o.plugin,
+})
+
 /**
  * The `sonde` program: `list`, `describe`, `run` and `audit`. Resolves to the exit code; never calls
  * `process.exit` itself except on a second Ctrl-C.
@@ -219,14 +231,7 @@ export const main = async (argv: readonly string[], io: RunIo = { out: (t) => vo
           command: 'run',
           probe,
           options,
-          seed: o.seed,
-          ...(o.budget !== undefined ? { budget: o.budget } : {}),
-          out: o.out,
-          model: modelFlagsOf(o),
-          ...(o.queryTimeout !== undefined ? { queryTimeoutMs: o.queryTimeout } : {}),
-          fresh: o.fresh === true,
-          quiet: o.quiet === true,
-          plugins: o.plugin,
+          ...runFlags(o),
         },
         io,
       )
@@ -272,14 +277,7 @@ export const main = async (argv: readonly string[], io: RunIo = { out: (t) => vo
           probe,
           options,
           optionsShown: data !== undefined ? { ...options, data: { file: o.data } } : options,
-          seed: o.seed,
-          ...(o.budget !== undefined ? { budget: o.budget } : {}),
-          out: o.out,
-          model: modelFlagsOf(o),
-          ...(o.queryTimeout !== undefined ? { queryTimeoutMs: o.queryTimeout } : {}),
-          fresh: o.fresh === true,
-          quiet: o.quiet === true,
-          plugins: o.plugin,
+          ...runFlags(o),
         },
         io,
       )

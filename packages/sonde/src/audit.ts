@@ -6,6 +6,7 @@ import {
   errors,
   hasGradients,
   makeContext,
+  noQueries,
   permutation,
   randomQueries,
   runProbe,
@@ -25,7 +26,7 @@ import {
   type QueryUsage,
   type RunControl,
 } from '@sonde/oracle'
-import { copyClassifier, jitter, softmaxCopy, uniformBox, gaussian, type CopyResult } from '@sonde/copying'
+import { copyClassifier, copyingReport, gaussian, jitter, softmaxCopy, uniformBox } from '@sonde/copying'
 import { counterfactual, type SoftmaxModel } from '@sonde/inverse-classification'
 import { defuseProbe, trainVae, type DefuseProbeResult } from '@sonde/debugging'
 import { explanationLeakAudit, explanationLeakReport } from './leak.js'
@@ -67,35 +68,8 @@ export interface AuditResult {
   readonly seed: number
 }
 
-const none: QueryUsage = { predictRows: 0, gradientRows: 0, calls: 0, cacheHits: 0 }
 const isExamples = (d: Examples | Matrix | undefined): d is Examples => d !== undefined && 'x' in d && 'y' in d
-const pct = (v: number): string => `${(100 * v).toFixed(1)} %`
 const inUnitBox = (x: Matrix): boolean => x.data.every((v) => v >= 0 && v <= 1)
-
-const copyReport = (c: CopyResult, held: number | null, seed: number, queries: QueryUsage): ProbeReport => ({
-  probe: 'sonde/audit#copy',
-  headline:
-    held === null
-      ? `A softmax copy was trained from ${c.labelsBought} label queries.`
-      : `With ${c.labelsBought} label queries an outsider copies the model into a softmax regression that agrees with it on ${pct(held)} of fresh points.`,
-  findings: c.diagnostics.warning !== undefined ? [c.diagnostics.warning] : [],
-  seed,
-  queries,
-  metrics: [
-    { name: 'labels', value: c.labelsBought, unit: 'rows' },
-    { name: 'held-out agreement', value: held, description: 'agreement of the copy with the model on the next round’s fresh points, before training on them' },
-  ],
-  tables: [{ title: 'rounds', columns: ['labels', 'training agreement', 'held-out agreement'], rows: c.diagnostics.rounds.map((r) => [r.labels, r.trainingAgreement, r.heldOutAgreement ?? null]) }],
-  figures: [
-    {
-      kind: 'line',
-      title: 'agreement against labels bought',
-      xLabel: 'labels',
-      yLabel: 'agreement',
-      series: [{ name: 'held-out', points: c.diagnostics.rounds.flatMap((r, i) => (r.heldOutAgreement === undefined ? [] : [[c.diagnostics.rounds[i]!.labels, r.heldOutAgreement] as [number, number]])) }],
-    },
-  ],
-})
 
 /**
  * Everything an outsider can learn about a model within one budget, as far as its capabilities allow:
@@ -158,8 +132,8 @@ export const audit = (oracle: Oracle, o: AuditOptions): TE.TaskEither<ProbeError
       if (stop) return stop
       sections.push({ id: 'copy', title: 'Copying from labels', report: null, note: `${copied.left._tag}: ${copied.left.message}`, queries: tc.usage() })
     } else {
-      const held = copied.right.diagnostics.rounds.map((r) => r.heldOutAgreement).filter((v): v is number => v !== undefined)
-      sections.push({ id: 'copy', title: 'Copying from labels', report: copyReport(copied.right, held.at(-1) ?? null, o.seed, tc.usage()), queries: tc.usage() })
+      // The copying family's own report (its headline, rounds, agreement curve), under the audit's section id.
+      sections.push({ id: 'copy', title: 'Copying from labels', report: { ...copyingReport(copied.right), probe: 'sonde/audit#copy' }, queries: tc.usage() })
       surrogate = copied.right.trained.model as SoftmaxModel
     }
 
@@ -233,7 +207,7 @@ export const audit = (oracle: Oracle, o: AuditOptions): TE.TaskEither<ProbeError
         queries: tk.usage(),
       })
     } else if (k > 0) {
-      sections.push({ id: 'counterfactuals', title: 'Counterfactuals', report: null, note: 'skipped: no copy to solve on', queries: none })
+      sections.push({ id: 'counterfactuals', title: 'Counterfactuals', report: null, note: 'skipped: no copy to solve on', queries: noQueries })
     }
 
     // 3. Explanations.

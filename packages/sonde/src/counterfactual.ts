@@ -2,6 +2,7 @@ import { either as E, taskEither as TE } from 'fp-ts'
 import {
   budget as budgetOf,
   errors,
+  featureBounds,
   schemas,
   trackQueries,
   validateSeed,
@@ -9,6 +10,7 @@ import {
   type Domain,
   type Matrix,
   type Oracle,
+  type OracleInfo,
   type Probe,
   type ProbeError,
   type ProbeReport,
@@ -63,12 +65,13 @@ export interface BlackBoxCounterfactualResult {
   readonly seed: number
 }
 
-const widthOf = (domain: Domain | undefined, d: number): number => {
-  if (domain === undefined) return 4
+/** The mean width of the box's sides (4 where a side is open). */
+const widthOf = (info: OracleInfo, domain: Domain | undefined): number => {
+  const d = info.inputDim
+  const boxed: OracleInfo = domain !== undefined ? { ...info, domain } : info
   let total = 0
   for (let j = 0; j < d; j++) {
-    const lo = typeof domain.lower === 'number' ? domain.lower : domain.lower[j]!
-    const hi = typeof domain.upper === 'number' ? domain.upper : domain.upper[j]!
+    const [lo, hi] = featureBounds(boxed, j)
     total += Number.isFinite(hi - lo) ? hi - lo : 4
   }
   return total / d
@@ -111,7 +114,7 @@ export const blackBoxCounterfactual = (oracle: Oracle, x0: Float64Array, o: Blac
     const capped = budgetOf(o.budget)(tracked.oracle)
     const copyRows = Math.max(10, Math.floor(o.budget * (o.copyShare ?? 0.9)))
     const domain = o.domain ?? oracle.info.domain
-    const sigma = o.sigma ?? widthOf(domain, d) / 4
+    const sigma = o.sigma ?? widthOf(oracle.info, domain) / 4
     const around: Matrix = { rows: 1, cols: d, data: x0 }
     const control: RunControl = { ...(o.signal !== undefined ? { signal: o.signal } : {}), ...(o.progress !== undefined ? { progress: o.progress } : {}), ...(o.log !== undefined ? { log: o.log } : {}) }
     const copyTracked = trackQueries(capped)

@@ -3,6 +3,7 @@ import {
   budget as budgetOf,
   createRng,
   errors,
+  noQueries,
   randomQueries,
   stage,
   trackQueries,
@@ -75,7 +76,7 @@ export interface ExplanationLeakResult {
 }
 
 const tfjsMissing = (what: string, cause: unknown): ProbeError =>
-  errors.invalidOptions([{ path: 'options', message: `${what} needs @tensorflow/tfjs (npm install @tensorflow/tfjs): ${cause instanceof Error ? cause.message : String(cause)}` }])
+  errors.missingCapability('@tensorflow/tfjs', 'this runtime', `${what} needs it (npm install @tensorflow/tfjs): ${cause instanceof Error ? cause.message : String(cause)}`)
 
 /** Agreement and largest relative score error of `model` against the oracle's answers at `x`. */
 const compareAt = async (model: Oracle, x: Matrix, labels: Int32Array, scores: Matrix | undefined): Promise<E.Either<ProbeError, { agreement: number; maxRelativeError: number | undefined }>> => {
@@ -157,7 +158,7 @@ export const explanationLeakAudit = (oracle: GradientOracle, o: ExplanationLeakO
         if (exact) return result('linear-exact', lin.right.model, c.right.agreement, null, null)
       }
     } else {
-      steps.push({ step: 'linear', outcome: 'skipped', detail: 'the oracle reveals labels only (a rebuild needs one value row)', queries: { predictRows: 0, gradientRows: 0, calls: 0, cacheHits: 0 } })
+      steps.push({ step: 'linear', outcome: 'skipped', detail: 'the oracle reveals labels only (a rebuild needs one value row)', queries: noQueries })
     }
 
     // 2. Two-layer ReLU network.
@@ -178,7 +179,7 @@ export const explanationLeakAudit = (oracle: GradientOracle, o: ExplanationLeakO
         if (exact) return result('relu-exact', relu.right.model, c.right.agreement, null, null)
       }
     } else {
-      steps.push({ step: 'relu', outcome: 'skipped', detail: info.output === 'logits' ? 'no budget left' : 'an exact ReLU rebuild needs an oracle that reveals logits', queries: { predictRows: 0, gradientRows: 0, calls: 0, cacheHits: 0 } })
+      steps.push({ step: 'relu', outcome: 'skipped', detail: info.output === 'logits' ? 'no budget left' : 'an exact ReLU rebuild needs an oracle that reveals logits', queries: noQueries })
     }
 
     // 3. Partial: a gradient-matching copy against a labels-only copy at the same rows.

@@ -1,5 +1,4 @@
-import { either as E } from 'fp-ts'
-import { checkSignal, errors, type Aborted, type Matrix, type ProbeError, type Stage } from '@sonde/oracle'
+import { errors, type Matrix, type ProbeError } from '@sonde/oracle'
 
 /** One bad option: where, and what was wrong. */
 export interface Issue {
@@ -110,13 +109,4 @@ export const domainProblem = (u: unknown, path: string, dim: number): ProbeError
     if (lo > hi) return errors.invalidInput(`${path}: lower[${i}] = ${lo} > upper[${i}] = ${hi}`, path)
   }
   return undefined
-}
-
-/**
- * `stage.tick(done)`, then the signal once more: `tick` checks the signal before it reports progress, so an
- * abort fired by the progress callback itself would otherwise let one more step (one more paid query) through.
- */
-export const tickThenCheck = async (s: Stage, done: number, signal: AbortSignal | undefined, what: string): Promise<E.Either<Aborted, void>> => {
-  const ok = await s.tick(done)
-  return E.isLeft(ok) ? ok : checkSignal(signal, what)
 }

@@ -20,7 +20,7 @@ import {
   type RunControl,
 } from '@sonde/oracle'
 import { imageGrid } from '@sonde/datasets'
-import { tickThenCheck, domainProblem, generatorProblem, intIn, invalidOptionsOf, labelsProblem, matrixProblem, numberWhere, optionsOf, oracleProblem, seedIn, show, type Issue } from './checks.js'
+import { domainProblem, generatorProblem, intIn, invalidOptionsOf, labelsProblem, matrixProblem, numberWhere, optionsOf, oracleProblem, seedIn, show, type Issue } from './checks.js'
 import { callForeignMatrix } from './foreign.js'
 import { dpGmmOptionIssues, fitDirichletProcessGmm, sampleComponent, type DpGmm, type DpGmmOptions, type GmmComponent } from './gmm.js'
 import type { Generator } from './vae.js'
@@ -178,7 +178,7 @@ const identify = async (
   let stoppedEarly: ProbeError | undefined
   const progress = stage(control, 'identification', total)
   for (let from = 0; from < total; from += batch) {
-    const ok = await tickThenCheck(progress, from, control.signal, "'identification'")
+    const ok = await progress.tick(from)
     if (E.isLeft(ok)) return ok
     const to = Math.min(total, from + batch)
     // A generator that fails before the first query fails the call (nothing was paid); one that fails
@@ -425,7 +425,7 @@ export const labelRegions = (
     const out: LabelledRegion[] = []
     const progress = stage(o, 'labelling regions', regions.length)
     for (const [i, region] of regions.entries()) {
-      const ok = await tickThenCheck(progress, i, o.signal, "'labelling regions'")
+      const ok = await progress.tick(i)
       if (E.isLeft(ok)) return ok
       const samples = regionSamples(region, generator, count, childSeed(seed, 1, i), o.domain)
       if (E.isLeft(samples)) return samples
@@ -562,7 +562,7 @@ export const correctModel = (
           let total = 0
           let count = 0
           for (let s = 0; s < train.x.rows; s += bs) {
-            const ok = await tickThenCheck(progress, steps, o.signal, "'correction'")
+            const ok = await progress.tick(steps)
             if (E.isLeft(ok)) {
               model_.setWeights(start)
               throw new SondeError(ok.left)
@@ -738,7 +738,7 @@ export const defuse = (
           let stoppedEarly: ProbeError | undefined
           const progress = stage(o, 'region samples', regions.length)
           for (const [i, region] of regions.entries()) {
-            const ok = await tickThenCheck(progress, i, o.signal, "'region samples'")
+            const ok = await progress.tick(i)
             if (E.isLeft(ok)) return ok
             if (tracked.usage().predictRows + per > budget) break
             const samples = regionSamples(region, generator, per, childSeed(o.seed, 1, 7919 * (i + 1)), oracle.info.domain)

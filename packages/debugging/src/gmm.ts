@@ -1,6 +1,6 @@
 import { either as E, taskEither as TE } from 'fp-ts'
 import { createRng, errorFromThrown, errors, SondeError, stage, type Matrix, type ProbeError, type Rng, type RunControl } from '@sonde/oracle'
-import { tickThenCheck, intIn, invalidOptionsOf, matrixProblem, numberWhere, optionsOf, seedIn, show, type Issue } from './checks.js'
+import { intIn, invalidOptionsOf, matrixProblem, numberWhere, optionsOf, seedIn, show, type Issue } from './checks.js'
 
 /** Options of {@link fitDirichletProcessGmm}. */
 export interface DpGmmOptions extends RunControl {
@@ -335,7 +335,7 @@ const fit = async (x: Matrix, options: DpGmmOptions): Promise<E.Either<ProbeErro
   const sweeps = stage(options, 'mixture sweeps', maxIter)
   for (let it = 0; it < maxIter; it++) {
     // One sweep costs n·K·d² operations: check for an abort (and report) between sweeps.
-    const ok = await tickThenCheck(sweeps, it, options.signal, "'mixture sweeps'")
+    const ok = await sweeps.tick(it)
     if (E.isLeft(ok)) return ok
     const m = mStep()
     if (E.isLeft(m)) return m

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { either as E, taskEither as TE } from 'fp-ts'
 import { createRng, errorFromThrown, errors, noQueries, permutation, SondeError, stage, type Matrix, type ProbeError, type QueryUsage, type RunControl } from '@sonde/oracle'
-import { matrixProblem, show, tickThenCheck } from './checks.js'
+import { matrixProblem, show } from './checks.js'
 
 /**
  * A generative model with a latent space: what the identification stage searches. Bring your
@@ -197,7 +197,7 @@ export const trainVae = (data: Matrix, options: VaeOptions): TE.TaskEither<Probe
           let total = 0
           for (let s = 0; s < data.rows; s += batchSize) {
             // Between batches: report, yield to the event loop now and then, and stop on an abort.
-            const ok = await tickThenCheck(progress, epoch * batches + s / batchSize, options.signal, "'vae epochs'")
+            const ok = await progress.tick(epoch * batches + s / batchSize)
             if (E.isLeft(ok)) throw new Stop(ok.left)
             const idx = tf.tensor1d(order.subarray(s, Math.min(data.rows, s + batchSize)), 'int32')
             const noiseSeed = rng.int(2 ** 31)

@@ -1,6 +1,5 @@
 import { either as E, taskEither as TE } from 'fp-ts'
 import {
-  checkSignal,
   errorFromThrown,
   errors,
   hasGradients,
@@ -15,9 +14,6 @@ import {
   type Prediction,
   type ProbeError,
   type QueryUsage,
-  type Aborted,
-  type RunControl,
-  type Stage,
 } from '@sonde/oracle'
 
 /**
@@ -86,13 +82,3 @@ export const guarded =
       return E.left(errorFromThrown(cause, (m) => errors.badResponse(`${what} failed on the oracle's answers: ${m}`, cause)))
     }
   }
-
-/**
- * `stage.check` / `stage.tick`, then the signal once more: a progress callback may abort (the probe's abort test
- * does), and `stage` checks the signal before it calls back — the query after this must not be sent.
- */
-export const checkpoint = (s: Stage, control: RunControl, done: number, what: string): E.Either<Aborted, void> =>
-  E.chain(() => checkSignal(control.signal, what))(s.check(done))
-
-export const tickpoint = async (s: Stage, control: RunControl, done: number, what: string): Promise<E.Either<Aborted, void>> =>
-  E.chain(() => checkSignal(control.signal, what))(await s.tick(done))

@@ -1,7 +1,7 @@
 import { either as E, taskEither as TE } from 'fp-ts'
 import { checkSignal, errors, featureBounds, stage, type GradientOracle, type Matrix, type OracleInfo, type ProbeError, type RunControl } from '@sonde/oracle'
 import { LogisticRegression, SoftmaxRegression } from '@sonde/models'
-import { checked, checkOracle, checkpoint, guarded } from './boundary.js'
+import { checked, checkOracle, guarded } from './boundary.js'
 import { compareOracles, type Extraction } from './extraction.js'
 import { controlFrom, decodeOptions, linearFunctionSchema } from './options.js'
 
@@ -68,7 +68,7 @@ export const extractLinear = (oracle: GradientOracle, options: LinearExtractionO
     if (E.isLeft(started)) return started
     const g = await q.gradient(xs, Int32Array.from({ length: rows }, (_, c) => c))
     if (E.isLeft(g)) return g
-    const half = checkpoint(s, control, 1, 'extractLinear')
+    const half = s.check(1)
     if (E.isLeft(half)) return half
     const p = await q.predict({ rows: 1, cols: d, data: x0 })
     if (E.isLeft(p)) return p

@@ -2,7 +2,7 @@ import { either as E, taskEither as TE } from 'fp-ts'
 import { checkSignal, createRng, errors, randomQueries, stage, type GradientOracle, type Matrix as SondeMatrix, type ProbeError, type RunControl } from '@sonde/oracle'
 import { TwoLayerRelu } from '@sonde/models'
 import { CholeskyDecomposition, Matrix } from 'ml-matrix'
-import { checked, checkOracle, guarded, tickpoint, type Checked } from './boundary.js'
+import { checked, checkOracle, guarded, type Checked } from './boundary.js'
 import { compareOracles, type Extraction } from './extraction.js'
 import { controlFrom, decodeOptions, reluFunctionSchema } from './options.js'
 
@@ -156,7 +156,7 @@ const extractScalar = async (
   let intervals: Array<readonly [Sample, Sample]> = [[{ theta: -thetaMax, g: ends.right[0]! }, { theta: thetaMax, g: ends.right[1]! }]]
   for (let level = 1; ; level++) {
     // Once per bisection level: progress, the abort signal, and a yield to the event loop.
-    const ok = await tickpoint(s, options.control, level, `extractReluNetwork (logit ${logit})`)
+    const ok = await s.tick(level)
     if (E.isLeft(ok)) return ok
     const withJump = intervals.filter(([a, b]) => !same(a.g, b.g))
     const n = Math.max(options.hiddenUnits ?? 1, withJump.length, 1)

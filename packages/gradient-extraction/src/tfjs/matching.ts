@@ -20,7 +20,7 @@ import {
 } from '@sonde/oracle'
 import { fromTfjsModel } from '@sonde/oracle/tfjs'
 import { buildMlp } from '@sonde/models/tfjs'
-import { checked, checkOracle, checkpoint, guarded, tickpoint } from '../boundary.js'
+import { checked, checkOracle, guarded } from '../boundary.js'
 import { controlFrom, decodeOptions, matchingFunctionSchema } from '../options.js'
 
 /** What the copy is fitted to besides the gradients. */
@@ -150,7 +150,7 @@ export const gradientMatchingCopy = (oracle: Oracle, pool: Matrix | undefined, o
     const querying = stage(control, 'querying', lambda === 0 ? 1 : 2)
     const p = await q.predict(x)
     if (E.isLeft(p)) return p
-    const afterValues = checkpoint(querying, control, 1, 'gradientMatchingCopy')
+    const afterValues = querying.check(1)
     if (E.isLeft(afterValues)) return afterValues
     let g: Matrix | undefined
     if (lambda > 0) {
@@ -175,7 +175,7 @@ export const gradientMatchingCopy = (oracle: Oracle, pool: Matrix | undefined, o
     let failure: ProbeError | undefined
     try {
       for (let epoch = 0; epoch < epochs && failure === undefined; epoch++) {
-        const tick = await tickpoint(training, control, epoch, 'gradientMatchingCopy')
+        const tick = await training.tick(epoch)
         if (E.isLeft(tick)) {
           failure = tick.left
           break
@@ -185,7 +185,7 @@ export const gradientMatchingCopy = (oracle: Oracle, pool: Matrix | undefined, o
         for (let s = 0; s < n; s += batchSize) {
           if (s > 0) {
             // Inside a long epoch too: an abort is seen within one batch.
-            const inner = await tickpoint(training, control, epoch, 'gradientMatchingCopy')
+            const inner = await training.tick(epoch)
             if (E.isLeft(inner)) {
               failure = inner.left
               break

@@ -1,0 +1,3 @@
+import { sondeTsupConfig } from '../../tsup.shared.js'
+
+export default sondeTsupConfig()

@@ -436,7 +436,7 @@ export const boundary = (base: Sampler, o: { readonly steps?: number; readonly p
  * most likely to disagree. Use with `rounds` > 1 in {@link copyClassifier}.
  *
  * @example
- * copyClassifier(oracle, { sampler: adaptive(jitter()), rounds: 4, ... })
+ * copyClassifier(oracle, { sampler: adaptive(jitter()), rounds: 4 })
  */
 export const adaptive = (base: Sampler, o: { readonly pool?: number } = {}): Sampler => {
   const given = o ?? {}

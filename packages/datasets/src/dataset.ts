@@ -14,8 +14,11 @@ export interface Dataset {
  * The rows of a dataset at `indices`, in that order.
  *
  * @example
- * const { train } = stratifiedSplit(mnist.y, { testFraction: 0.2, seed: 1 })
- * const trainSet = subset(mnist, train)
+ * import { loadIris, stratifiedSplit, subset } from '@sonde/datasets'
+ *
+ * const iris = loadIris()
+ * const { train } = stratifiedSplit(iris.y, { testFraction: 0.2, seed: 1 })
+ * const trainSet = subset(iris, train) // 120 flowers, 40 of each species
  */
 export const subset = (ds: Dataset, indices: ArrayLike<number>): Dataset => {
   const d = ds.x.cols
@@ -47,6 +50,10 @@ export const classCounts = (y: Int32Array, numClasses: number): Int32Array => {
  * get label `to`. Returns the new labels and which rows changed; `ds` is untouched.
  *
  * @example
+ * // fragment: needs MNIST digits (see loadMnist)
+ * import { plantThinSlice, type Dataset } from '@sonde/datasets'
+ *
+ * declare const train: Dataset
  * const { y, changed } = plantThinSlice(train, { from: 6, to: 1, fraction: 0.25 }) // Defuse's "skinny 6"
  */
 export const plantThinSlice = (

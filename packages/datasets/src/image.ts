@@ -34,6 +34,10 @@ const chunk = (type: string, data: Uint8Array): Uint8Array => {
  * non-finite ones drawn black. Node only (uses zlib).
  *
  * @example
+ * // fragment: writes swatch.png
+ * import { writeFileSync } from 'node:fs'
+ * import { encodePng } from '@sonde/datasets'
+ *
  * writeFileSync('swatch.png', encodePng(Float64Array.of(1, 0, 0, 0, 0, 1), 2, 1, 3)) // a red and a blue pixel
  */
 export const encodePng = (pixels: ArrayLike<number>, width: number, height: number, channels: 1 | 3 = 1): Uint8Array => {
@@ -74,6 +78,11 @@ export const encodePng = (pixels: ArrayLike<number>, width: number, height: numb
  * {@link encodePng} with one channel.
  *
  * @example
+ * // fragment: writes digit.png
+ * import { writeFileSync } from 'node:fs'
+ * import { encodeGrayPng, loadMnist } from '@sonde/datasets'
+ *
+ * const mnist = loadMnist()
  * writeFileSync('digit.png', encodeGrayPng(mnist.x.data.subarray(0, 784), 28, 28))
  */
 export const encodeGrayPng = (pixels: ArrayLike<number>, width: number, height: number): Uint8Array => encodePng(pixels, width, height, 1)
@@ -84,6 +93,12 @@ export const encodeGrayPng = (pixels: ArrayLike<number>, width: number, height: 
  * {@link encodeGrayPng}.
  *
  * @example
+ * // fragment: writes grid.png
+ * import { writeFileSync } from 'node:fs'
+ * import type { Matrix } from '@sonde/oracle'
+ * import { encodeGrayPng, imageGrid } from '@sonde/datasets'
+ *
+ * declare const samples: Matrix // one 28×28 image per row
  * const grid = imageGrid(samples, { width: 28, height: 28, columns: 8 })
  * writeFileSync('grid.png', encodeGrayPng(grid.pixels, grid.width, grid.height))
  */
@@ -113,6 +128,9 @@ export const imageGrid = (
  * 14×14 with factor 2, a quarter of the features.
  *
  * @example
+ * // fragment: slow to run (loadMnist reads 10,000 digits, ~2 s)
+ * import { downsampleImages, loadMnist } from '@sonde/datasets'
+ *
  * const small = downsampleImages(loadMnist(), { width: 28, height: 28, factor: 2 }) // 196 features
  */
 export const downsampleImages = (ds: Dataset, o: { readonly width: number; readonly height: number; readonly factor: number }): Dataset => {

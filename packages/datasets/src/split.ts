@@ -21,7 +21,10 @@ export interface Split {
  * the same split.
  *
  * @example
- * const { train, test } = stratifiedSplit(y, { testFraction: 0.2, seed: 1 })
+ * import { stratifiedSplit } from '@sonde/datasets'
+ *
+ * const y = Int32Array.of(0, 0, 0, 0, 0, 1, 1, 1, 1, 1)
+ * const { train, test } = stratifiedSplit(y, { testFraction: 0.2, seed: 1 }) // test: one row of each class
  */
 export const stratifiedSplit = (y: Int32Array, options: SplitOptions): Split => {
   const { testFraction, seed } = options

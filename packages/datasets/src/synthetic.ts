@@ -22,6 +22,8 @@ export interface BlobsOptions {
  * Isotropic Gaussian blobs, one per class, classes taking turns row by row.
  *
  * @example
+ * import { gaussianBlobs } from '@sonde/datasets'
+ *
  * const ds = gaussianBlobs({ n: 300, dim: 2, classes: 3, seed: 1 })
  */
 export const gaussianBlobs = (o: BlobsOptions): Dataset => {
@@ -47,6 +49,8 @@ export const gaussianBlobs = (o: BlobsOptions): Dataset => {
  * linear model separates.
  *
  * @example
+ * import { twoMoons } from '@sonde/datasets'
+ *
  * const ds = twoMoons({ n: 200, noise: 0.1, seed: 1 })
  */
 export const twoMoons = (o: { readonly n: number; readonly noise?: number; readonly seed: number }): Dataset => {
@@ -80,6 +84,8 @@ export interface SeparableOptions {
  * points closer than `margin` are redrawn. Also returns the hyperplane's unit normal.
  *
  * @example
+ * import { linearlySeparable } from '@sonde/datasets'
+ *
  * const { normal, ...ds } = linearlySeparable({ n: 100, dim: 5, seed: 1 })
  */
 export const linearlySeparable = (o: SeparableOptions): Dataset & { readonly normal: Float64Array } => {

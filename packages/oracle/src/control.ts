@@ -42,12 +42,21 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
  * one without the other.
  *
  * @example
- * const s = stage({ signal, progress: console.log }, 'cg', maxIter)
- * for (let it = 0; it < maxIter; it++) {
- *   const ok = await s.tick(it)
- *   if (E.isLeft(ok)) return ok
- *   // … one iteration …
+ * import { either as E } from 'fp-ts'
+ * import { stage, type Aborted, type RunControl } from '@sonde/oracle'
+ *
+ * const halve = async (control: RunControl, maxIter: number): Promise<E.Either<Aborted, number>> => {
+ *   const s = stage(control, 'halving', maxIter)
+ *   let x = 1
+ *   for (let it = 0; it < maxIter; it++) {
+ *     const ok = await s.tick(it)
+ *     if (E.isLeft(ok)) return ok
+ *     x /= 2 // … one iteration …
+ *   }
+ *   return E.right(x)
  * }
+ * const events: number[] = []
+ * const result = await halve({ signal: new AbortController().signal, progress: (e) => events.push(e.done) }, 10) // Right(1 / 1024)
  */
 export const stage = (control: RunControl | undefined, name: string, total?: number): Stage => {
   let lastEmit = -Infinity
@@ -79,7 +88,16 @@ export const stage = (control: RunControl | undefined, name: string, total?: num
   }
 }
 
-/** `Left(Aborted)` if the signal has fired. */
+/**
+ * `Left(Aborted)` if the signal has fired.
+ *
+ * @example
+ * import { checkSignal } from '@sonde/oracle'
+ *
+ * const controller = new AbortController()
+ * controller.abort()
+ * const stopped = checkSignal(controller.signal, 'the search') // Left(Aborted): 'the search was aborted by its AbortSignal'
+ */
 export const checkSignal = (signal: AbortSignal | undefined, what: string): E.Either<Aborted, void> =>
   signal?.aborted === true ? E.left(errors.aborted(what)) : E.right(undefined)
 
@@ -88,8 +106,13 @@ export const checkSignal = (signal: AbortSignal | undefined, what: string): E.Ei
  * model), so a run stops between oracle calls. A query already in flight completes and is returned.
  *
  * @example
+ * import { abortable, fromFunction, matrix } from '@sonde/oracle'
+ *
+ * const model = fromFunction({ id: 'zero', inputDim: 2, numClasses: 1, output: 'logits' }, (x) => matrix(x.rows, 1))
  * const controller = new AbortController()
- * const stoppable = abortable(controller.signal)(oracle)
+ * const stoppable = abortable(controller.signal)(model)
+ * controller.abort()
+ * const refused = await stoppable.predict(matrix(1, 2))() // Left(Aborted); the model was not called
  */
 export const abortable =
   (signal: AbortSignal | undefined) =>

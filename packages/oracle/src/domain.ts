@@ -6,7 +6,10 @@ import type { Rng } from './rng.js'
  * The bounds of feature `j` in `info.domain`: `[-Infinity, Infinity]` when there is no domain.
  *
  * @example
- * const [lo, hi] = featureBounds(oracle.info, 3)
+ * import { featureBounds, type OracleInfo } from '@sonde/oracle'
+ *
+ * const info: OracleInfo = { id: 'demo', inputDim: 2, numClasses: 2, output: 'label', domain: { lower: 0, upper: Float64Array.of(1, 255) } }
+ * const [lo, hi] = featureBounds(info, 1) // [0, 255]
  */
 export const featureBounds = (info: OracleInfo, j: number): readonly [number, number] => {
   const dom = info.domain
@@ -19,7 +22,10 @@ export const featureBounds = (info: OracleInfo, j: number): readonly [number, nu
  * a half-normal step inside a single finite bound, standard normal otherwise.
  *
  * @example
- * const x = randomQueries(oracle.info, 100, createRng(1))
+ * import { createRng, randomQueries, type OracleInfo } from '@sonde/oracle'
+ *
+ * const info: OracleInfo = { id: 'demo', inputDim: 3, numClasses: 2, output: 'label', domain: { lower: 0, upper: 1 } }
+ * const x = randomQueries(info, 100, createRng(1)) // 100×3, uniform in [0, 1]
  */
 export const randomQueries = (info: OracleInfo, rows: number, rng: Rng): Matrix => {
   const d = info.inputDim
@@ -42,7 +48,10 @@ export const randomQueries = (info: OracleInfo, rows: number, rng: Rng): Matrix 
  * Clip every value of `x` into `info.domain`, in place (returns `x`).
  *
  * @example
- * clipToDomain(oracle.info, noisyPoints)
+ * import { clipToDomain, fromRows, type OracleInfo } from '@sonde/oracle'
+ *
+ * const info: OracleInfo = { id: 'demo', inputDim: 2, numClasses: 2, output: 'label', domain: { lower: 0, upper: 1 } }
+ * const clipped = clipToDomain(info, fromRows([[-0.2, 0.5], [0.9, 1.3]])) // rows [0, 0.5] and [0.9, 1]
  */
 export const clipToDomain = (info: OracleInfo, x: Matrix): Matrix => {
   if (info.domain === undefined) return x
@@ -59,7 +68,9 @@ export const clipToDomain = (info: OracleInfo, x: Matrix): Matrix => {
  * array kept as it is, a missing side is unbounded. The caller checks array lengths.
  *
  * @example
- * const { lower, upper } = domainBounds(oracle.info.domain, oracle.info.inputDim)
+ * import { domainBounds } from '@sonde/oracle'
+ *
+ * const { lower, upper } = domainBounds({ lower: 0, upper: Float64Array.of(1, 255) }, 2) // lower [0, 0], upper [1, 255]
  */
 export const domainBounds = (domain: Partial<Domain> | undefined, d: number): { readonly lower: Float64Array; readonly upper: Float64Array } => {
   const side = (b: number | Float64Array | undefined, fill: number): Float64Array => (b instanceof Float64Array ? b : new Float64Array(d).fill(b ?? fill))

@@ -139,7 +139,10 @@ export type ErrorTag = ProbeError['_tag']
  * Constructors for every error, so a message is written once, where the facts are known.
  *
  * @example
- * const e = errors.invalidInput('x[0][3] is NaN; queries must be finite', 'x[0][3]')
+ * import { errors } from '@sonde/oracle'
+ *
+ * const nan = errors.invalidInput('x[0][3] is NaN; queries must be finite', 'x[0][3]')
+ * const unavailable = errors.transport('HTTP 503 from /v2/models/credit/infer', true) // retryable
  */
 export const errors = {
   invalidInput: (message: string, path: string): InvalidInput => ({ _tag: 'InvalidInput', message, path }),
@@ -198,7 +201,10 @@ const oracleTags: ReadonlySet<string> = new Set<OracleError['_tag']>(['InvalidIn
  * Whether an error is one an oracle itself may return (an {@link OracleError}), not only a probe.
  *
  * @example
- * if (isOracleError(e)) return E.left(e) // fits an oracle's TaskEither
+ * import { errors, isOracleError, type OracleError, type ProbeError } from '@sonde/oracle'
+ *
+ * const e: ProbeError = errors.timeout(5_000)
+ * const forAnOracle: OracleError | undefined = isOracleError(e) ? e : undefined // fits an oracle's TaskEither
  */
 export const isOracleError = (e: ProbeError): e is OracleError => oracleTags.has(e._tag)
 
@@ -207,7 +213,12 @@ export const isOracleError = (e: ProbeError): e is OracleError => oracleTags.has
  * cause's message. For the one `tryCatch` around code that may throw.
  *
  * @example
- * TE.tryCatch(run, (cause) => errorFromThrown(cause, (m) => errors.trainingFailed(`training failed: ${m}`, cause)))
+ * // fragment: needs a training function that may throw
+ * import { taskEither as TE } from 'fp-ts'
+ * import { errorFromThrown, errors } from '@sonde/oracle'
+ *
+ * declare const train: () => Promise<Float64Array>
+ * const weights = TE.tryCatch(train, (cause) => errorFromThrown(cause, (m) => errors.trainingFailed(`training failed: ${m}`, cause)))
  */
 export const errorFromThrown = (cause: unknown, orElse: (message: string) => ProbeError): ProbeError =>
   cause instanceof SondeError ? cause.error : orElse(cause instanceof Error ? cause.message : String(cause))
@@ -216,7 +227,10 @@ export const errorFromThrown = (cause: unknown, orElse: (message: string) => Pro
  * Whether trying the same query again may succeed: retryable transport failures and timeouts.
  *
  * @example
- * if (isRetryable(e)) scheduleRetry()
+ * import { errors, isRetryable } from '@sonde/oracle'
+ *
+ * const again = isRetryable(errors.transport('HTTP 503', true)) // true
+ * const never = isRetryable(errors.budgetExhausted(100, 100, 1)) // false
  */
 export const isRetryable = (e: ProbeError): boolean =>
   (e._tag === 'Transport' && e.retryable) || e._tag === 'Timeout'
@@ -225,7 +239,16 @@ export const isRetryable = (e: ProbeError): boolean =>
  * The `Error` that {@link toPromise} rejects with; the typed error is in `.error`.
  *
  * @example
- * try { await toPromise(oracle.predict(x)) } catch (e) { if (e instanceof SondeError) console.log(e.error._tag) }
+ * // fragment: needs an oracle and a query
+ * import { SondeError, toPromise, type Matrix, type Oracle } from '@sonde/oracle'
+ *
+ * declare const oracle: Oracle
+ * declare const x: Matrix
+ * try {
+ *   await toPromise(oracle.predict(x))
+ * } catch (e) {
+ *   if (e instanceof SondeError && e.error._tag === 'BudgetExhausted') console.log(`${e.error.used} of ${e.error.limit} rows spent`)
+ * }
  */
 export class SondeError extends Error {
   readonly error: ProbeError

@@ -5,6 +5,8 @@
  * Row `i`, column `j` lives at `data[i * cols + j]`.
  *
  * @example
+ * import type { Matrix } from '@sonde/oracle'
+ *
  * const x: Matrix = { rows: 2, cols: 3, data: new Float64Array(6) }
  */
 export interface Matrix {
@@ -20,7 +22,10 @@ export interface Matrix {
  * not a data error; use {@link validateQuery} for user-supplied queries.
  *
  * @example
- * const m = matrix(2, 2, Float64Array.of(1, 0, 0, 1))
+ * import { matrix } from '@sonde/oracle'
+ *
+ * const identity = matrix(2, 2, Float64Array.of(1, 0, 0, 1))
+ * const zeros = matrix(3, 4) // 3×4, zero-filled
  */
 export const matrix = (rows: number, cols: number, data?: Float64Array): Matrix => {
   if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 0) {
@@ -37,6 +42,8 @@ export const matrix = (rows: number, cols: number, data?: Float64Array): Matrix 
  * Build a matrix from an array of equally long rows (copied).
  *
  * @example
+ * import { fromRows } from '@sonde/oracle'
+ *
  * const x = fromRows([[0, 1], [2, 3]]) // 2×2
  */
 export const fromRows = (rows: ReadonlyArray<ArrayLike<number>>): Matrix => {
@@ -54,7 +61,10 @@ export const fromRows = (rows: ReadonlyArray<ArrayLike<number>>): Matrix => {
  * A view of row `i` (shares memory with the matrix; copy it before mutating).
  *
  * @example
- * const first = row(x, 0)
+ * import { fromRows, row } from '@sonde/oracle'
+ *
+ * const x = fromRows([[0, 1], [2, 3]])
+ * const first = row(x, 0) // Float64Array [0, 1]
  */
 export const row = (m: Matrix, i: number): Float64Array => m.data.subarray(i * m.cols, (i + 1) * m.cols)
 
@@ -62,7 +72,10 @@ export const row = (m: Matrix, i: number): Float64Array => m.data.subarray(i * m
  * The rows of `m` at `indices`, in that order, copied into a new matrix.
  *
  * @example
- * const firstTwo = takeRows(x, [0, 1])
+ * import { fromRows, takeRows } from '@sonde/oracle'
+ *
+ * const x = fromRows([[0, 1], [2, 3], [4, 5]])
+ * const lastTwo = takeRows(x, [1, 2]) // rows [2, 3] and [4, 5]
  */
 export const takeRows = (m: Matrix, indices: ArrayLike<number>): Matrix => {
   const out = new Float64Array(indices.length * m.cols)
@@ -78,7 +91,9 @@ export const takeRows = (m: Matrix, indices: ArrayLike<number>): Matrix => {
  * Stack matrices with equal column counts on top of each other.
  *
  * @example
- * const both = concatRows([a, b])
+ * import { concatRows, fromRows } from '@sonde/oracle'
+ *
+ * const both = concatRows([fromRows([[0, 1]]), fromRows([[2, 3], [4, 5]])]) // 3×2
  */
 export const concatRows = (parts: ReadonlyArray<Matrix>): Matrix => {
   const cols = parts[0]?.cols ?? 0
@@ -103,7 +118,9 @@ export const concatRows = (parts: ReadonlyArray<Matrix>): Matrix => {
  * nothing is undefined, not 1 (callers check their point counts first).
  *
  * @example
- * labelAgreement(copyLabels, originalLabels) // 0.97
+ * import { labelAgreement } from '@sonde/oracle'
+ *
+ * const agreement = labelAgreement(Int32Array.of(0, 1, 1, 2), Int32Array.of(0, 1, 2, 2)) // 0.75
  */
 export const labelAgreement = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   if (a.length !== b.length) throw new RangeError(`labelAgreement: ${a.length} labels against ${b.length}`)
@@ -121,7 +138,10 @@ export const labelAgreement = (a: ArrayLike<number>, b: ArrayLike<number>): numb
  * `threshold` applies only to one column: 0 for a logit, 0.5 for a probability.
  *
  * @example
- * labelsFromScores(fromRows([[0.1, 0.9], [0.8, 0.2]])) // Int32Array [1, 0]
+ * import { fromRows, labelsFromScores } from '@sonde/oracle'
+ *
+ * const labels = labelsFromScores(fromRows([[0.1, 0.9], [0.8, 0.2]])) // Int32Array [1, 0]
+ * const fromProbabilities = labelsFromScores(fromRows([[0.7], [0.3]]), 0.5) // Int32Array [1, 0]
  */
 export const labelsFromScores = (scores: Matrix, threshold = 0): Int32Array => {
   const labels = new Int32Array(scores.rows)

@@ -49,7 +49,11 @@ export interface Prediction {
  * throws — every failure is an {@link OracleError} value.
  *
  * @example
- * const result = await toPromise(oracle.predict(fromRows([[0.1, 0.2]])))
+ * // fragment: needs an oracle
+ * import { fromRows, toPromise, type Oracle } from '@sonde/oracle'
+ *
+ * declare const oracle: Oracle
+ * const { labels, scores } = await toPromise(oracle.predict(fromRows([[0.1, 0.2]])))
  */
 export interface Oracle {
   readonly info: OracleInfo
@@ -72,7 +76,12 @@ export interface GradientOracle extends Oracle {
  * Narrow an oracle to a {@link GradientOracle} at run time.
  *
  * @example
- * if (hasGradients(oracle)) await toPromise(oracle.gradient(x, 0))
+ * // fragment: needs an oracle and a query
+ * import { hasGradients, toPromise, type Matrix, type Oracle } from '@sonde/oracle'
+ *
+ * declare const oracle: Oracle
+ * declare const x: Matrix
+ * const gradients = hasGradients(oracle) ? await toPromise(oracle.gradient(x, 0)) : undefined
  */
 export const hasGradients = (oracle: Oracle): oracle is GradientOracle =>
   typeof (oracle as Partial<GradientOracle>).gradient === 'function'
@@ -86,7 +95,10 @@ export type Capability = 'labels' | 'scores' | 'logits' | 'gradients' | 'whitebo
  * reported for an oracle that carries a truthy `whitebox` member.
  *
  * @example
- * capabilitiesOf(oracle) // ['labels', 'scores', 'logits', 'gradients']
+ * import { capabilitiesOf, fromFunction, matrix } from '@sonde/oracle'
+ *
+ * const oracle = fromFunction({ id: 'zero', inputDim: 2, numClasses: 1, output: 'logits' }, (x) => matrix(x.rows, 1))
+ * const capabilities = capabilitiesOf(oracle) // ['labels', 'scores', 'logits']
  */
 export const capabilitiesOf = (oracle: Oracle): readonly Capability[] => {
   const caps: Capability[] = ['labels']

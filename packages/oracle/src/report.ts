@@ -61,7 +61,9 @@ export interface ProbeReport {
  * A finite number, or `null` for NaN and ±Infinity (JSON has neither).
  *
  * @example
- * reportNumber(Infinity) // null
+ * import { reportNumber } from '@sonde/oracle'
+ *
+ * const missing = reportNumber(Infinity) // null
  */
 export const reportNumber = (v: number): number | null => (Number.isFinite(v) ? v : null)
 
@@ -70,7 +72,9 @@ export const reportNumber = (v: number): number | null => (Number.isFinite(v) ? 
  * (reports hold what a person reads, not every bit).
  *
  * @example
- * reportArray(Float64Array.of(1 / 3, 2), 3) // [0.333, 2]
+ * import { reportArray } from '@sonde/oracle'
+ *
+ * const rounded = reportArray(Float64Array.of(1 / 3, 2, NaN), 3) // [0.333, 2, null]
  */
 export const reportArray = (xs: ArrayLike<number>, digits?: number): (number | null)[] =>
   Array.from(xs, (v) => (Number.isFinite(v) ? (digits === undefined ? v : Number(v.toPrecision(digits))) : null))
@@ -80,7 +84,9 @@ export const reportArray = (xs: ArrayLike<number>, digits?: number): (number | n
  * instance, `undefined` in an array), or `undefined` if it round-trips through `JSON.stringify` unchanged.
  *
  * @example
- * notJsonSafe({ a: [1, 2], b: Float64Array.of(1) }) // 'report.b: a Float64Array'
+ * import { notJsonSafe } from '@sonde/oracle'
+ *
+ * const problem = notJsonSafe({ a: [1, 2], b: Float64Array.of(1) }) // 'report.b: a Float64Array'
  */
 export const notJsonSafe = (value: unknown, path = 'report'): string | undefined => {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined

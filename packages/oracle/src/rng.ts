@@ -33,7 +33,10 @@ const splitmix32 = (seed: number): (() => number) => {
  * function calls it before it does anything, so a bad seed never becomes seed 0 in disguise.
  *
  * @example
- * validateSeed(options.seed) // Left(InvalidOptions) for NaN, undefined, Infinity, "1", 1.5, 2 ** 53
+ * import { validateSeed } from '@sonde/oracle'
+ *
+ * const ok = validateSeed(42) // Right(42)
+ * const bad = validateSeed('1') // Left(InvalidOptions) — also for NaN, undefined, Infinity, 1.5, 2 ** 53
  */
 export const validateSeed = (seed: unknown, path = 'options.seed'): E.Either<InvalidOptions, number> =>
   typeof seed === 'number' && Number.isSafeInteger(seed)
@@ -45,8 +48,12 @@ export const validateSeed = (seed: unknown, path = 'options.seed'): E.Either<Inv
  * throws a {@link SondeError} with `InvalidOptions` — check user input with {@link validateSeed} first.
  *
  * @example
+ * import { createRng } from '@sonde/oracle'
+ *
  * const rng = createRng(42)
- * const u = rng.next(), z = rng.normal(), i = rng.int(10)
+ * const u = rng.next() // uniform in [0, 1)
+ * const z = rng.normal() // standard normal
+ * const i = rng.int(10) // integer in 0..9
  */
 export const createRng = (seed: number): Rng => {
   const checked = validateSeed(seed, 'seed')
@@ -102,7 +109,9 @@ export const createRng = (seed: number): Rng => {
  * A seeded Fisher–Yates permutation of `0..n-1`.
  *
  * @example
- * const order = permutation(10, createRng(1))
+ * import { createRng, permutation } from '@sonde/oracle'
+ *
+ * const order = permutation(10, createRng(1)) // 0..9, shuffled
  */
 export const permutation = (n: number, rng: Rng): Int32Array => {
   const p = new Int32Array(n)

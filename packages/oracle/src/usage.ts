@@ -17,14 +17,24 @@ export interface QueryUsage {
   readonly cacheHits: number
 }
 
-/** No queries at all (a white-box or pure computation). */
+/**
+ * No queries at all (a white-box or pure computation).
+ *
+ * @example
+ * import { noQueries, type QueryUsage } from '@sonde/oracle'
+ *
+ * const queries: QueryUsage = noQueries // a closed-form result reports this
+ */
 export const noQueries: QueryUsage = Object.freeze({ predictRows: 0, gradientRows: 0, calls: 0, cacheHits: 0 })
 
 /**
  * The sum of two usages (a run in stages adds its stages).
  *
  * @example
- * addUsage({ predictRows: 10, gradientRows: 0, calls: 1, cacheHits: 0 }, noQueries).predictRows // 10
+ * import { addUsage } from '@sonde/oracle'
+ *
+ * const total = addUsage({ predictRows: 10, gradientRows: 0, calls: 1, cacheHits: 0 }, { predictRows: 5, gradientRows: 5, calls: 2, cacheHits: 1 })
+ * // { predictRows: 15, gradientRows: 5, calls: 3, cacheHits: 1 }
  */
 export const addUsage = (a: QueryUsage, b: QueryUsage): QueryUsage => ({
   predictRows: a.predictRows + b.predictRows,
@@ -37,7 +47,11 @@ export const addUsage = (a: QueryUsage, b: QueryUsage): QueryUsage => ({
  * The `QueryUsage` of a meter's `Usage` (what a result reports).
  *
  * @example
- * usageOf(metered.usage()) // { predictRows, gradientRows, calls, cacheHits }
+ * import { fromFunction, matrix, meter, toPromise, usageOf } from '@sonde/oracle'
+ *
+ * const metered = meter(fromFunction({ id: 'zero', inputDim: 2, numClasses: 1, output: 'logits' }, (x) => matrix(x.rows, 1)))
+ * await toPromise(metered.predict(matrix(3, 2)))
+ * const queries = usageOf(metered.usage()) // { predictRows: 3, gradientRows: 0, calls: 1, cacheHits: 0 }
  */
 export const usageOf = (u: Usage): QueryUsage => ({ predictRows: u.predictRows, gradientRows: u.gradientRows, calls: u.predictCalls + u.gradientCalls, cacheHits: u.cacheHits })
 
@@ -53,9 +67,11 @@ export interface Tracked<O extends Oracle> {
  * (their change since tracking began; a cache shared with concurrent runs counts their hits too).
  *
  * @example
- * const tracked = trackQueries(oracle)
- * await toPromise(tracked.oracle.predict(x))
- * tracked.usage() // { predictRows: x.rows, gradientRows: 0, calls: 1, cacheHits: 0 }
+ * import { fromFunction, matrix, toPromise, trackQueries } from '@sonde/oracle'
+ *
+ * const tracked = trackQueries(fromFunction({ id: 'zero', inputDim: 2, numClasses: 1, output: 'logits' }, (x) => matrix(x.rows, 1)))
+ * await toPromise(tracked.oracle.predict(matrix(4, 2)))
+ * const queries = tracked.usage() // { predictRows: 4, gradientRows: 0, calls: 1, cacheHits: 0 }
  */
 export const trackQueries = <O extends Oracle>(oracle: O): Tracked<O> => {
   const metered = meter(oracle)

@@ -12,7 +12,10 @@ import type { OracleInfo, Prediction } from './oracle.js'
  * Adapters and budget-type middleware call this; a hand-written oracle should too.
  *
  * @example
- * validateQuery(oracle.info, x) // Left(ShapeMismatch) if x has the wrong number of columns
+ * import { fromRows, validateQuery, type OracleInfo } from '@sonde/oracle'
+ *
+ * const info: OracleInfo = { id: 'm', inputDim: 3, numClasses: 2, output: 'label' }
+ * const checked = validateQuery(info, fromRows([[0.1, 0.2]])) // Left(ShapeMismatch): 2 columns, info.inputDim is 3
  */
 export const validateQuery = (info: OracleInfo, x: Matrix, name = 'x'): E.Either<OracleError, Matrix> => {
   if (x === null || typeof x !== 'object') {
@@ -74,7 +77,10 @@ export const validateQuery = (info: OracleInfo, x: Matrix, name = 'x'): E.Either
  * Check the class argument of a gradient query and expand it to one class per row.
  *
  * @example
- * validateClasses(oracle.info, 3, 0) // Right(Int32Array [0, 0, 0])
+ * import { validateClasses, type OracleInfo } from '@sonde/oracle'
+ *
+ * const info: OracleInfo = { id: 'm', inputDim: 3, numClasses: 2, output: 'logits' }
+ * const classes = validateClasses(info, 3, 0) // Right(Int32Array [0, 0, 0])
  */
 export const validateClasses = (
   info: OracleInfo,
@@ -106,7 +112,10 @@ export const validateClasses = (
  * the sum is not checked.
  *
  * @example
- * validateScores(oracle.info, 2, { rows: 2, cols: 2, data: Float64Array.of(0.5, 0.5, 1, 0) }) // Right
+ * import { fromRows, validateScores, type OracleInfo } from '@sonde/oracle'
+ *
+ * const info: OracleInfo = { id: 'm', inputDim: 3, numClasses: 2, output: 'probabilities' }
+ * const scores = validateScores(info, 2, fromRows([[0.5, 0.5], [1, 0]])) // Right
  */
 export const validateScores = (info: OracleInfo, rows: number, scores: Matrix): E.Either<OracleError, Matrix> => {
   if (scores === null || typeof scores !== 'object' || !(scores.data instanceof Float64Array)) {
@@ -146,7 +155,10 @@ export const validateScores = (info: OracleInfo, rows: number, scores: Matrix): 
  * reassembles answers (`cache`, `batch`) checks what the oracle below returned with it.
  *
  * @example
- * validatePrediction(oracle.info, x.rows, prediction) // Left(BadResponse) for a short answer
+ * import { validatePrediction, type OracleInfo } from '@sonde/oracle'
+ *
+ * const info: OracleInfo = { id: 'm', inputDim: 3, numClasses: 2, output: 'label' }
+ * const short = validatePrediction(info, 2, { labels: Int32Array.of(1) }) // Left(BadResponse): 1 label for 2 rows
  */
 export const validatePrediction = (info: OracleInfo, rows: number, p: Prediction): E.Either<OracleError, Prediction> => {
   if (p === null || typeof p !== 'object' || !(p.labels instanceof Int32Array)) {
@@ -158,7 +170,15 @@ export const validatePrediction = (info: OracleInfo, rows: number, p: Prediction
   )
 }
 
-/** Check labels returned by a label-only implementation. */
+/**
+ * Check labels returned by a label-only implementation: one per row, each an integer class of `info`.
+ *
+ * @example
+ * import { validateLabels, type OracleInfo } from '@sonde/oracle'
+ *
+ * const info: OracleInfo = { id: 'm', inputDim: 3, numClasses: 2, output: 'label' }
+ * const outOfRange = validateLabels(info, 2, Int32Array.of(0, 2)) // Left(BadResponse): label 2 at row 1
+ */
 export const validateLabels = (info: OracleInfo, rows: number, labels: Int32Array): E.Either<OracleError, Int32Array> => {
   if (!(labels instanceof Int32Array)) return E.left(errors.badResponse(`oracle '${info.id}' returned labels that are not an Int32Array`))
   if (labels.length !== rows) {
@@ -179,7 +199,10 @@ export const validateLabels = (info: OracleInfo, rows: number, labels: Int32Arra
  * error names the row and column of the first that is not).
  *
  * @example
- * validateGradient(oracle.info, x.rows, g) // Left(BadResponse) for a NaN gradient
+ * import { fromRows, validateGradient, type OracleInfo } from '@sonde/oracle'
+ *
+ * const info: OracleInfo = { id: 'm', inputDim: 2, numClasses: 2, output: 'logits' }
+ * const nan = validateGradient(info, 1, fromRows([[0.5, NaN]])) // Left(BadResponse) naming gradient[0][1]
  */
 export const validateGradient = (info: OracleInfo, rows: number, g: Matrix): E.Either<OracleError, Matrix> => {
   if (g === null || typeof g !== 'object' || !(g.data instanceof Float64Array)) {
@@ -202,6 +225,11 @@ export const validateGradient = (info: OracleInfo, rows: number, g: Matrix): E.E
 
 /**
  * Check an `OracleInfo` supplied by a user or an adapter; every problem is listed.
+ *
+ * @example
+ * import { validateInfo } from '@sonde/oracle'
+ *
+ * const bad = validateInfo({ id: 'm', inputDim: 4, inputShape: [2, 3], numClasses: 2, output: 'label' }) // Left: inputShape has 6 elements
  */
 export const validateInfo = (info: OracleInfo): E.Either<OracleError, OracleInfo> => {
   if (info === null || typeof info !== 'object') {

@@ -23,7 +23,14 @@ export interface FromFunctionOptions {
   readonly timeoutMs?: number
 }
 
-/** The score above which a single-column oracle says `1`: 0 for a logit, 0.5 for a probability. */
+/**
+ * The score above which a single-column oracle says `1`: 0 for a logit, 0.5 for a probability.
+ *
+ * @example
+ * import { labelThreshold } from '@sonde/oracle'
+ *
+ * const threshold = labelThreshold({ id: 'p', inputDim: 4, numClasses: 1, output: 'probabilities' }) // 0.5
+ */
 export const labelThreshold = (info: OracleInfo): number => (info.output === 'probabilities' ? 0.5 : 0)
 
 const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
@@ -74,6 +81,8 @@ const toPrediction = (info: OracleInfo, rows: number, out: Matrix | Int32Array):
  * description is a programming error, better seen at start-up than at the first query.
  *
  * @example
+ * import { fromFunction } from '@sonde/oracle'
+ *
  * const oracle = fromFunction(
  *   { id: 'fn:threshold', inputDim: 2, numClasses: 2, output: 'probabilities' },
  *   (x) => {

@@ -4,7 +4,14 @@ import type { Matrix } from '../matrix.js'
 import type { OracleInfo, Prediction } from '../oracle.js'
 import { validateClasses, validateQuery } from '../validate.js'
 
-/** The prediction for a query with no rows: nothing is sent anywhere. */
+/**
+ * The prediction for a query with no rows: nothing is sent anywhere.
+ *
+ * @example
+ * import { emptyPrediction } from '@sonde/oracle'
+ *
+ * const empty = emptyPrediction({ id: 'm', inputDim: 4, numClasses: 3, output: 'probabilities' }) // labels: 0, scores: 0×3
+ */
 export const emptyPrediction = (info: OracleInfo): Prediction =>
   info.output === 'label'
     ? { labels: new Int32Array(0) }
@@ -16,7 +23,11 @@ export const emptyPrediction = (info: OracleInfo): Prediction =>
  * write an oracle by hand.
  *
  * @example
- * const predict = guardPredict(info, (q) => TE.right({ labels: new Int32Array(q.rows) }))
+ * import { taskEither as TE } from 'fp-ts'
+ * import { guardPredict, type Oracle, type OracleInfo } from '@sonde/oracle'
+ *
+ * const info: OracleInfo = { id: 'always-0', inputDim: 2, numClasses: 2, output: 'label' }
+ * const oracle: Oracle = { info, predict: guardPredict(info, (q) => TE.right({ labels: new Int32Array(q.rows) })) }
  */
 export const guardPredict =
   (info: OracleInfo, send: (q: Matrix) => TE.TaskEither<OracleError, Prediction>) =>
@@ -31,7 +42,12 @@ export const guardPredict =
  * to one per row.
  *
  * @example
- * const gradient = guardGradient(info, (q, cls) => TE.right(myGradients(q, cls)))
+ * import { taskEither as TE } from 'fp-ts'
+ * import { guardGradient, matrix, type OracleInfo } from '@sonde/oracle'
+ *
+ * // logits [0, x₀ + x₁]: the gradient of logit 1 is [1, 1], that of logit 0 is [0, 0]
+ * const info: OracleInfo = { id: 'sum', inputDim: 2, numClasses: 2, output: 'logits' }
+ * const gradient = guardGradient(info, (q, cls) => TE.right(matrix(q.rows, 2, new Float64Array(q.rows * 2).map((_, k) => cls[Math.floor(k / 2)]!))))
  */
 export const guardGradient =
   (info: OracleInfo, send: (q: Matrix, cls: Int32Array) => TE.TaskEither<OracleError, Matrix>) =>

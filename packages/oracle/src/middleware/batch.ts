@@ -39,7 +39,12 @@ const concatPredictions = (parts: ReadonlyArray<Prediction>): Prediction => {
  * already answered are not paid for again when the query is retried.
  *
  * @example
- * const chunked = pipe(oracle, batch(256))
+ * // fragment: needs a remote oracle
+ * import { function as F } from 'fp-ts'
+ * import { batch, cache, type Oracle } from '@sonde/oracle'
+ *
+ * declare const remote: Oracle
+ * const chunked = F.pipe(remote, cache(), batch(256)) // at most 256 rows per request
  */
 export const batch =
   (maxRows: number) =>

@@ -37,8 +37,14 @@ const notSent = new Set<OracleError['_tag']>(['InvalidInput', 'ShapeMismatch', '
  * Place it below `cache()` so cached rows are free: `pipe(remote, budget(n), cache(), meter)`.
  *
  * @example
- * const limited = pipe(oracle, budget(10_000))
- * const r = await limited.predict(x)() // Left({ _tag: 'BudgetExhausted', ... }) past 10,000 rows
+ * import { function as F } from 'fp-ts'
+ * import { budget, fromFunction, matrix } from '@sonde/oracle'
+ *
+ * const model = fromFunction({ id: 'zero', inputDim: 2, numClasses: 1, output: 'logits' }, (x) => matrix(x.rows, 1))
+ * const limited = F.pipe(model, budget(3))
+ * const first = await limited.predict(matrix(2, 2))() // Right
+ * const second = await limited.predict(matrix(2, 2))() // Left(BudgetExhausted): 2 rows asked, 1 left; nothing sent
+ * const state = limited.budgetState().predict // { limit: 3, used: 2, remaining: 1 }
  */
 export const budget =
   (limit: BudgetLimit) =>

@@ -114,16 +114,22 @@ export interface CacheStore {
  * budget *below* the cache to charge only paid rows.
  *
  * @example
- * const cached = pipe(oracle, budget(1000), cache())
- * await toPromise(cached.predict(x)); await toPromise(cached.predict(x)) // the second is free
- * cached.cacheStats().predictHits // x.rows
+ * import { function as F } from 'fp-ts'
+ * import { budget, cache, fromFunction, fromRows, matrix, toPromise } from '@sonde/oracle'
+ *
+ * const model = fromFunction({ id: 'zero', inputDim: 2, numClasses: 1, output: 'logits' }, (x) => matrix(x.rows, 1))
+ * const cached = F.pipe(model, budget(1_000), cache())
+ * const x = fromRows([[0, 1], [2, 3]])
+ * await toPromise(cached.predict(x))
+ * await toPromise(cached.predict(x)) // answered from the cache: not charged
+ * const stats = cached.cacheStats() // predictHits 2, predictMisses 2
  */
 export const cache =
   (options: CacheOptions = {}) =>
   <O extends Oracle>(oracle: O): O & Cached =>
     cacheWith(oracle, options)
 
-/** {@link cache} with an optional durable {@link CacheStore} (what `journal` builds on). */
+/** {@link cache} with an optional durable {@link CacheStore} (what `journal` builds on); internal, not exported by the package. */
 export const cacheWith = <O extends Oracle>(oracle: O, options: CacheOptions = {}, durable?: CacheStore): O & Cached => {
   {
     const max = options === null || typeof options !== 'object' ? Number.NaN : (options.maxEntries ?? Infinity)

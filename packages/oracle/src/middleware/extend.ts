@@ -7,6 +7,16 @@ import { hasGradients, type GradientOracle, type Oracle } from '../oracle.js'
  * (including white-box methods of model classes) is reached through the prototype chain, so a
  * middleware keeps the type it was given: `meter(softmaxModel)` is still a softmax model.
  * `predict`/`gradient` patches must be given together with the capabilities the base has.
+ *
+ * @example
+ * import { function as F, taskEither as TE } from 'fp-ts'
+ * import { extendOracle, fromFunction, matrix } from '@sonde/oracle'
+ *
+ * const model = fromFunction({ id: 'zero', inputDim: 2, numClasses: 1, output: 'logits' }, (x) => matrix(x.rows, 1))
+ * const logged: string[] = []
+ * const logging = extendOracle(model, {
+ *   predict: (x) => F.pipe(TE.fromIO(() => logged.push(`${x.rows} rows`)), TE.chain(() => model.predict(x))),
+ * })
  */
 export const extendOracle = <O extends Oracle>(oracle: O, patch: Partial<GradientOracle> & object): O => {
   const out = Object.create(oracle) as O

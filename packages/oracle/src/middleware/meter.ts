@@ -60,9 +60,13 @@ const now = (): number => (typeof performance !== 'undefined' ? performance.now(
  * what reached the model. A cache or journal below it counts its hits in `cacheHits`.
  *
  * @example
- * const metered = pipe(oracle, budget(1000), meter)
- * await toPromise(metered.predict(x))
- * metered.usage().predictRows // x.rows
+ * import { function as F } from 'fp-ts'
+ * import { budget, fromFunction, matrix, meter, toPromise } from '@sonde/oracle'
+ *
+ * const model = fromFunction({ id: 'zero', inputDim: 2, numClasses: 1, output: 'logits' }, (x) => matrix(x.rows, 1))
+ * const metered = F.pipe(model, budget(1_000), meter)
+ * await toPromise(metered.predict(matrix(5, 2)))
+ * const rows = metered.usage().predictRows // 5
  */
 export const meter = <O extends Oracle>(oracle: O): O & Metered => {
   let u: Usage = zero

@@ -22,7 +22,12 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * is charged once.
  *
  * @example
- * const robust = pipe(remote, retry({ retries: 5 }), budget(10_000))
+ * // fragment: needs a remote oracle
+ * import { function as F } from 'fp-ts'
+ * import { budget, retry, timeout, type Oracle } from '@sonde/oracle'
+ *
+ * declare const remote: Oracle
+ * const robust = F.pipe(remote, timeout(5_000), retry({ retries: 5 }), budget(10_000))
  */
 export const retry =
   (options: RetryOptions = {}) =>

@@ -10,6 +10,9 @@ import type { Oracle, Prediction } from '../oracle.js'
  * Use it to test a probe against what real APIs reveal.
  *
  * @example
+ * import { fromFunction, fromRows, labelOnly } from '@sonde/oracle'
+ *
+ * const model = fromFunction({ id: 'p', inputDim: 2, numClasses: 2, output: 'probabilities' }, (x) => fromRows(Array.from({ length: x.rows }, () => [0.3, 0.7])))
  * const blackBox = labelOnly(model) // info.output === 'label', no scores, no gradient
  */
 export const labelOnly = (oracle: Oracle): Oracle => ({
@@ -26,7 +29,10 @@ export const labelOnly = (oracle: Oracle): Oracle => ({
  * `MissingCapability`, and for `k` outside 1..numClasses with `InvalidInput` (nothing is thrown).
  *
  * @example
- * const top1 = topK(1)(model) // scores: the winning probability, NaN elsewhere
+ * import { fromFunction, fromRows, topK } from '@sonde/oracle'
+ *
+ * const model = fromFunction({ id: 'p', inputDim: 2, numClasses: 3, output: 'probabilities' }, (x) => fromRows(Array.from({ length: x.rows }, () => [0.2, 0.5, 0.3])))
+ * const top1 = topK(1)(model) // scores [NaN, 0.5, NaN]: the winning probability, NaN elsewhere
  */
 export const topK =
   (k: number) =>

@@ -6,6 +6,13 @@ import { extendOracle, refusing } from './extend.js'
 /**
  * `task`, or `Timeout` if it has not settled within `ms` milliseconds. The late answer, if it ever comes,
  * is dropped; the timer never outlives the race.
+ *
+ * @example
+ * import { taskEither as TE } from 'fp-ts'
+ * import { withTimeout } from '@sonde/oracle'
+ *
+ * const never = TE.fromTask(() => new Promise<number>(() => undefined))
+ * const result = await withTimeout(never, 20, 'the slow service')() // Left(Timeout): 'the slow service did not answer within 20 ms'
  */
 export const withTimeout =
   <A>(task: TE.TaskEither<OracleError, A>, ms: number, what = 'the oracle'): TE.TaskEither<OracleError, A> =>
@@ -42,7 +49,12 @@ export const withTimeout =
  * A budget below the timeout has charged it, as for any query that may have reached the model.
  *
  * @example
- * const bounded = pipe(remote, timeout(2_000))
+ * // fragment: needs a remote oracle
+ * import { function as F } from 'fp-ts'
+ * import { timeout, type Oracle } from '@sonde/oracle'
+ *
+ * declare const remote: Oracle
+ * const bounded = F.pipe(remote, timeout(2_000)) // each call fails with a retryable Timeout after 2 s
  */
 export const timeout =
   (ms: number) =>

@@ -9,6 +9,7 @@ export {
 export { inverseLogistic } from './logistic.js'
 export { inverseSoftmax, inverseSoftmaxBatch, prepareSoftmax, type PreparedSoftmax } from './softmax.js'
 export { kktResidual, type LinearConstraints } from './constraints.js'
+export type { GramCache } from './gram.js'
 export { counterfactual, type CounterfactualOptions, type CounterfactualResult, type Surrogate } from './counterfactual.js'
 export { counterfactualReport } from './report.js'
 export { inverseClassificationProbe, type InverseProbeOptions } from './probe.js'

@@ -21,15 +21,29 @@ export interface NnqpResult {
   readonly unbounded?: Float64Array
 }
 
+/**
+ * H given by its columns (H is symmetric, so column j is row j), for an H too large to form: the solver
+ * asks only for the columns of the passive set and of the index entering it.
+ */
+export interface HessianColumns {
+  /** Column j of H (m values); the solver reads it at once and does not keep it past the next call. */
+  readonly column: (j: number) => Float64Array
+}
+
+/** H[a][b] for a dense row-major H or one given by columns (read from column b, the passive or entering one). */
+type Entry = (a: number, b: number) => number
+const entryOf = (h: Float64Array | HessianColumns, m: number): Entry =>
+  h instanceof Float64Array ? (a, b) => h[a * m + b]! : (a, b) => h.column(b)[a]!
+
 /** Cholesky solve of H[P,P] z = rhs; undefined when H[P,P] is (numerically) singular. */
-const solvePassive = (h: Float64Array, m: number, passive: readonly number[], rhs: Float64Array): Float64Array | undefined => {
+const solvePassive = (h: Entry, passive: readonly number[], rhs: Float64Array): Float64Array | undefined => {
   const n = passive.length
   const l = new Float64Array(n * n)
   let maxDiag = 0
-  for (const p of passive) maxDiag = Math.max(maxDiag, h[p * m + p]!)
+  for (const p of passive) maxDiag = Math.max(maxDiag, h(p, p))
   for (let i = 0; i < n; i++) {
     for (let j = 0; j <= i; j++) {
-      let s = h[passive[i]! * m + passive[j]!]!
+      let s = h(passive[i]!, passive[j]!)
       for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!
       if (i === j) {
         // A pivot this small relative to the diagonal means the constraint is (nearly) a
@@ -54,12 +68,13 @@ const solvePassive = (h: Float64Array, m: number, passive: readonly number[], rh
 }
 
 export const solveNnqp = (
-  h: Float64Array,
+  hessian: Float64Array | HessianColumns,
   q: Float64Array,
   m: number,
   warm?: Float64Array,
   maxIterations = 20 * m + 50,
 ): NnqpResult => {
+  const h = entryOf(hessian, m)
   const lambda = warm?.slice() ?? new Float64Array(m)
   for (let j = 0; j < m; j++) if (!(lambda[j]! > 0)) lambda[j] = 0
   let passive: number[] = []
@@ -70,7 +85,7 @@ export const solveNnqp = (
   let iterations = 0
   const gradientAt = (j: number): number => {
     let g = q[j]!
-    for (const p of passive) g += h[j * m + p]! * lambda[p]!
+    for (const p of passive) g += h(j, p) * lambda[p]!
     return g
   }
 
@@ -82,7 +97,7 @@ export const solveNnqp = (
   const settle = (): 'settled' | 'singular' => {
     let first = true
     while (passive.length > 0 && iterations <= maxIterations) {
-      const z = solvePassive(h, m, passive, Float64Array.from(passive, (p) => -q[p]!))
+      const z = solvePassive(h, passive, Float64Array.from(passive, (p) => -q[p]!))
       iterations++
       if (z === undefined) return first ? 'singular' : 'settled'
       first = false
@@ -111,7 +126,7 @@ export const solveNnqp = (
    * passive multiplier reaches zero, then swap it for j. Returns d when nothing limits the move.
    */
   const rayStep = (j: number): Float64Array | undefined => {
-    const alpha = passive.length === 0 ? new Float64Array(0) : solvePassive(h, m, passive, Float64Array.from(passive, (p) => h[p * m + j]!))!
+    const alpha = passive.length === 0 ? new Float64Array(0) : solvePassive(h, passive, Float64Array.from(passive, (p) => h(p, j)))!
     let step = Infinity
     let leaving = -1
     passive.forEach((p, i) => {
@@ -141,7 +156,7 @@ export const solveNnqp = (
     // A warm start may hold a dependent passive set: keep a maximal independent subset, in order.
     const kept: number[] = []
     for (const p of passive) {
-      if (solvePassive(h, m, [...kept, p], new Float64Array(kept.length + 1)) !== undefined) kept.push(p)
+      if (solvePassive(h, [...kept, p], new Float64Array(kept.length + 1)) !== undefined) kept.push(p)
       else lambda[p] = 0
     }
     passive = kept

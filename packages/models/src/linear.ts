@@ -78,7 +78,13 @@ export interface TwiceDifferentiable {
  * Refit `model` on (x, y) abortably when it can (`refitTask`), else with its synchronous `refit`.
  *
  * @example
- * const r = await refitWith(model, loo.x, loo.y, { signal })()
+ * // fragment: a fitted model and a training set
+ * import type { Matrix } from '@sonde/oracle'
+ * import { refitWith, type TwiceDifferentiable } from '@sonde/models'
+ *
+ * declare const model: TwiceDifferentiable
+ * declare const loo: { x: Matrix; y: Int32Array } // the training set less one row
+ * const r = await refitWith(model, loo.x, loo.y, { signal: AbortSignal.timeout(60_000) })() // Either<ProbeError, Fitted<…>>
  */
 export const refitWith =
   (model: TwiceDifferentiable, x: Matrix, y: Int32Array, options: FitOptions & RunControl = {}): TE.TaskEither<ProbeError, Fitted<TwiceDifferentiable>> =>

@@ -9,6 +9,8 @@ export interface LogisticParams {
   readonly bias: number
 }
 
+const widthOf = (x: unknown): number => (x !== null && typeof x === 'object' && Number.isSafeInteger((x as Matrix).cols) ? (x as Matrix).cols : 0)
+
 /**
  * Binary logistic regression in float64, an oracle and a white-box model at once.
  *
@@ -17,11 +19,13 @@ export interface LogisticParams {
  * `fit` minimises the mean log-loss + (λ/2)(‖w‖² + b²) by Newton–CG to ‖∇F‖ ≤ 1e-10.
  *
  * @example
+ * import { linearlySeparable } from '@sonde/datasets'
+ * import { LogisticRegression } from '@sonde/models'
+ *
+ * const { x, y } = linearlySeparable({ n: 100, dim: 2, seed: 1 })
  * const fitted = LogisticRegression.fit(x, y, { l2: 1e-2 }) // Either<ProbeError, Fitted<LogisticRegression>>
  * const model = new LogisticRegression({ weights: Float64Array.of(1, -1), bias: 0 })
  */
-const widthOf = (x: unknown): number => (x !== null && typeof x === 'object' && Number.isSafeInteger((x as Matrix).cols) ? (x as Matrix).cols : 0)
-
 export class LogisticRegression extends LinearClassifier implements LogisticParams {
   readonly weights: Float64Array
   readonly bias: number
@@ -55,7 +59,12 @@ export class LogisticRegression extends LinearClassifier implements LogisticPara
    * when `options.signal` fires.
    *
    * @example
-   * const fitted = await toPromise(LogisticRegression.fitTask(x, y, { l2: 1e-3, signal }))
+   * import { toPromise } from '@sonde/oracle'
+   * import { linearlySeparable } from '@sonde/datasets'
+   * import { LogisticRegression } from '@sonde/models'
+   *
+   * const { x, y } = linearlySeparable({ n: 100, dim: 2, seed: 1 })
+   * const fitted = await toPromise(LogisticRegression.fitTask(x, y, { l2: 1e-3, signal: AbortSignal.timeout(10_000) }))
    */
   static fitTask(x: Matrix, y: Int32Array, options: FitOptions & LinearOracleOptions & RunControl = {}): TE.TaskEither<ProbeError, Fitted<LogisticRegression>> {
     const o = options ?? {}

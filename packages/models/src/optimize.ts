@@ -60,7 +60,10 @@ export interface CgResult {
  * direction of non-positive curvature (safe for Newton; reported as `indefinite`).
  *
  * @example
- * const { x, residuals } = conjugateGradient((v) => model.hessianOperator(x, y)(v), g, 1e-10, 500)
+ * import { conjugateGradient } from '@sonde/models'
+ *
+ * const hv = (v: Float64Array): Float64Array => Float64Array.of(4 * v[0]! + v[1]!, v[0]! + 3 * v[1]!) // A = [[4, 1], [1, 3]]
+ * const { x, residuals } = conjugateGradient(hv, Float64Array.of(1, 2), 1e-10, 10) // x ≈ [1/11, 7/11]
  */
 export const conjugateGradient = (hv: (v: Float64Array) => Float64Array, b: Float64Array, tol: number, maxIter: number): CgResult => {
   const steps = conjugateGradientSteps(hv, b, tol, maxIter)
@@ -76,8 +79,13 @@ export const conjugateGradient = (hv: (v: Float64Array) => Float64Array, b: Floa
  * `@sonde/influence` does) and the iteration is written once.
  *
  * @example
- * const steps = conjugateGradientSteps(hv, b, 1e-10, 500)
- * for (let r = steps.next(); r.done !== true; r = steps.next()) if (await stopped(r.value)) break
+ * import { conjugateGradientSteps } from '@sonde/models'
+ *
+ * const hv = (v: Float64Array): Float64Array => Float64Array.of(4 * v[0]! + v[1]!, v[0]! + 3 * v[1]!)
+ * const steps = conjugateGradientSteps(hv, Float64Array.of(1, 2), 1e-10, 10)
+ * let step = steps.next()
+ * while (step.done !== true) step = steps.next() // between products: report step.value done, check a signal
+ * const { x, products } = step.value
  */
 export function* conjugateGradientSteps(hv: (v: Float64Array) => Float64Array, b: Float64Array, tol: number, maxIter: number): Generator<number, CgResult, void> {
   const x = new Float64Array(b.length)

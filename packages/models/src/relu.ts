@@ -48,8 +48,11 @@ export interface RandomReluOptions {
  * The reference piecewise-linear model for gradient-based extraction.
  *
  * @example
+ * import { matrix } from '@sonde/oracle'
+ * import { randomTwoLayerRelu } from '@sonde/models'
+ *
  * const net = randomTwoLayerRelu({ inputDim: 784, hidden: 16, seed: 1 })
- * const f = net.evaluate(x) // rows × 1
+ * const f = net.evaluate(matrix(2, 784)) // 2 × 1 logits (of two all-zero rows)
  */
 export class TwoLayerRelu implements GradientOracle {
   readonly info: OracleInfo
@@ -154,6 +157,8 @@ export class TwoLayerRelu implements GradientOracle {
  * N(0, 1/h) output weights, seeded.
  *
  * @example
+ * import { randomTwoLayerRelu } from '@sonde/models'
+ *
  * const net = randomTwoLayerRelu({ inputDim: 128, hidden: 16, numClasses: 1, seed: 3 })
  */
 export const randomTwoLayerRelu = (options: RandomReluOptions): TwoLayerRelu => {

@@ -9,6 +9,10 @@ export interface SoftmaxParams {
   readonly bias: Float64Array
 }
 
+// Read before the data are validated (the fit validates them): junk gives a size that validation refuses.
+const classesIn = (y: unknown): number => (y instanceof Int32Array ? y.reduce((a, b) => Math.max(a, b), 1) + 1 : 2)
+const widthOf = (x: unknown): number => (x !== null && typeof x === 'object' && Number.isSafeInteger((x as Matrix).cols) ? (x as Matrix).cols : 0)
+
 /**
  * Multinomial logistic (softmax) regression in float64, an oracle and a white-box model.
  *
@@ -17,13 +21,13 @@ export interface SoftmaxParams {
  * unique — without it a common shift of b changes nothing) by Newton–CG to ‖∇F‖ ≤ 1e-10.
  *
  * @example
- * const fitted = SoftmaxRegression.fit(x, y, { numClasses: 10, l2: 0.01 })
- * const model = SoftmaxRegression.random(784, 10, 1)
+ * import { gaussianBlobs } from '@sonde/datasets'
+ * import { SoftmaxRegression } from '@sonde/models'
+ *
+ * const { x, y } = gaussianBlobs({ n: 300, dim: 4, classes: 3, seed: 1 })
+ * const fitted = SoftmaxRegression.fit(x, y, { numClasses: 3, l2: 0.01 }) // Either<ProbeError, Fitted<SoftmaxRegression>>
+ * const model = SoftmaxRegression.random(784, 10, 1) // random weights: 10 classes of 784 features
  */
-// Read before the data are validated (the fit validates them): junk gives a size that validation refuses.
-const classesIn = (y: unknown): number => (y instanceof Int32Array ? y.reduce((a, b) => Math.max(a, b), 1) + 1 : 2)
-const widthOf = (x: unknown): number => (x !== null && typeof x === 'object' && Number.isSafeInteger((x as Matrix).cols) ? (x as Matrix).cols : 0)
-
 export class SoftmaxRegression extends LinearClassifier implements SoftmaxParams {
   readonly weights: Matrix
   readonly bias: Float64Array
@@ -64,7 +68,13 @@ export class SoftmaxRegression extends LinearClassifier implements SoftmaxParams
    * when `options.signal` fires.
    *
    * @example
-   * const fitted = await toPromise(SoftmaxRegression.fitTask(x, y, { numClasses: 10, signal, progress }))
+   * import { toPromise, type ProgressEvent } from '@sonde/oracle'
+   * import { gaussianBlobs } from '@sonde/datasets'
+   * import { SoftmaxRegression } from '@sonde/models'
+   *
+   * const { x, y } = gaussianBlobs({ n: 300, dim: 4, classes: 3, seed: 1 })
+   * const events: ProgressEvent[] = []
+   * const fitted = await toPromise(SoftmaxRegression.fitTask(x, y, { numClasses: 3, signal: AbortSignal.timeout(10_000), progress: (e) => events.push(e) }))
    */
   static fitTask(
     x: Matrix,

@@ -30,6 +30,9 @@ const trySet = async (name: BackendName): Promise<boolean> => {
  * `setWasmPaths` first if you rely on it there.
  *
  * @example
+ * // fragment: loads tfjs and its wasm backend (seconds)
+ * import { useFastestBackend } from '@sonde/models/tfjs'
+ *
  * const backend = await useFastestBackend() // 'wasm' in Node
  */
 export const useFastestBackend = (): Promise<BackendName> => {
@@ -52,7 +55,10 @@ export const useFastestBackend = (): Promise<BackendName> => {
  * Resolves to false if it is not available.
  *
  * @example
- * await useBackend('cpu')
+ * // fragment: loads tfjs (seconds)
+ * import { useBackend } from '@sonde/models/tfjs'
+ *
+ * const ok = await useBackend('cpu') // false if the backend is not available
  */
 export const useBackend = async (name: BackendName): Promise<boolean> => {
   if (name === 'wasm') {

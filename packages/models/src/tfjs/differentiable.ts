@@ -66,8 +66,17 @@ const assign = (model: tf.LayersModel, theta: Float64Array): void => {
  * networks returned by `refit` and the original can be used in turn, not concurrently.
  *
  * @example
+ * // fragment: a trained tfjs classifier and its training set
+ * import { either as E } from 'fp-ts'
+ * import type { LayersModel } from '@tensorflow/tfjs'
+ * import type { Matrix } from '@sonde/oracle'
+ * import { differentiableNetwork } from '@sonde/models/tfjs'
+ *
+ * declare const mlp: LayersModel // logits out, e.g. buildMlp + trainClassifier
+ * declare const train: { x: Matrix; y: Int32Array }
  * const net = differentiableNetwork(mlp, { l2: 0.01, damping: 0.01 })
- * const polished = unwrap(net.refit(train.x, train.y, { tolerance: 1e-5 })).model
+ * const refit = net.refit(train.x, train.y, { tolerance: 1e-5 }) // Either<ProbeError, Fitted<TwiceDifferentiable>>
+ * const polished = E.isRight(refit) ? refit.right.model : net
  */
 export const differentiableNetwork = (model: tf.LayersModel, options: DifferentiableNetworkOptions = {}): DifferentiableNetwork => {
   const l2 = options.l2 ?? 0.01

@@ -42,6 +42,9 @@ const checkPositive = (values: Record<string, number>): void => {
  * gives the same initial weights. Wrap it with `fromTfjsModel` from `@sonde/oracle/tfjs`.
  *
  * @example
+ * // fragment: loads tfjs (seconds)
+ * import { buildMlp } from '@sonde/models/tfjs'
+ *
  * const model = buildMlp({ inputDim: 784, hidden: [128], numClasses: 10, seed: 1 })
  */
 export const buildMlp = (options: MlpOptions): tf.Sequential => {
@@ -61,6 +64,9 @@ export const buildMlp = (options: MlpOptions): tf.Sequential => {
  * logits out), seeded. Its input is the flat row reshaped to `inputShape`.
  *
  * @example
+ * // fragment: loads tfjs (seconds)
+ * import { buildCnn } from '@sonde/models/tfjs'
+ *
  * const cnn = buildCnn({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 })
  */
 export const buildCnn = (options: CnnOptions): tf.Sequential => {
@@ -111,7 +117,14 @@ export interface TrainReport {
  * model on the same backend. No tensor is left behind.
  *
  * @example
- * const report = await toPromise(trainClassifier(model, x, y, { epochs: 3, seed: 1 }))
+ * // fragment: loads tfjs and trains (seconds)
+ * import { toPromise } from '@sonde/oracle'
+ * import { gaussianBlobs } from '@sonde/datasets'
+ * import { buildMlp, trainClassifier } from '@sonde/models/tfjs'
+ *
+ * const { x, y } = gaussianBlobs({ n: 256, dim: 4, classes: 3, seed: 1 })
+ * const model = buildMlp({ inputDim: 4, hidden: [16], numClasses: 3, seed: 1 })
+ * const report = await toPromise(trainClassifier(model, x, y, { epochs: 3, seed: 1 })) // { losses, steps }
  */
 export const trainClassifier = (
   model: tf.LayersModel,
@@ -210,7 +223,10 @@ export interface ModelArtifacts {
  * Serialise a tfjs LayersModel to plain data (no file system needed); write it wherever you like.
  *
  * @example
- * const artifacts = await modelToArtifacts(model)
+ * // fragment: loads tfjs (seconds)
+ * import { buildMlp, modelToArtifacts } from '@sonde/models/tfjs'
+ *
+ * const artifacts = await modelToArtifacts(buildMlp({ inputDim: 4, hidden: [8], numClasses: 3, seed: 1 })) // { json, weights }
  */
 export const modelToArtifacts = async (model: tf.LayersModel): Promise<ModelArtifacts> => {
   let saved: ModelArtifacts | undefined
@@ -230,6 +246,10 @@ export const modelToArtifacts = async (model: tf.LayersModel): Promise<ModelArti
  * Load a LayersModel from {@link modelToArtifacts} output.
  *
  * @example
+ * // fragment: loads tfjs; artifacts saved earlier
+ * import { modelFromArtifacts, type ModelArtifacts } from '@sonde/models/tfjs'
+ *
+ * declare const artifacts: ModelArtifacts
  * const model = await modelFromArtifacts(artifacts)
  */
 export const modelFromArtifacts = async (artifacts: ModelArtifacts): Promise<tf.LayersModel> => {

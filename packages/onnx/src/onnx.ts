@@ -126,6 +126,9 @@ const missingRuntime = (cause: unknown): OracleError =>
  * Load onnxruntime-node, the optional peer; `MissingCapability` saying what to install if it cannot be loaded.
  *
  * @example
+ * // fragment: loads onnxruntime-node (native, slow to load)
+ * import { loadOnnxRuntime } from '@sonde/onnx'
+ *
  * const runtime = await loadOnnxRuntime()() // Right(runtime), or Left(MissingCapability: … npm install onnxruntime-node …)
  */
 export const loadOnnxRuntime = (): TE.TaskEither<OracleError, OnnxRuntime> => runtimeFrom(() => import('onnxruntime-node'))
@@ -246,8 +249,16 @@ const logitOf = (info: OracleInfo, v: number): number =>
  * If onnxruntime-node cannot be loaded the task fails with `MissingCapability` saying what to install.
  *
  * @example
+ * // fragment: needs onnxruntime-node and a model.onnx file
+ * import { fromRows, hasGradients, toPromise } from '@sonde/oracle'
+ * import { fromOnnxFile } from '@sonde/onnx'
+ *
  * const oracle = await toPromise(fromOnnxFile('model.onnx', { output: 'probabilities' }))
- * const p = await toPromise(oracle.predict(fromRows([[5.1, 3.5, 1.4, 0.2]])))
+ * const x = fromRows([[5.1, 3.5, 1.4, 0.2]])
+ * const p = await toPromise(oracle.predict(x))
+ * // central differences, as oracle.info.gradientApproximation says
+ * const g = hasGradients(oracle) ? await toPromise(oracle.gradient(x, 0)) : undefined
+ * await oracle.release()
  */
 export const fromOnnxFile = (path: string, options: OnnxOracleOptions = {}): TE.TaskEither<OnnxOracleError, OnnxOracle> =>
   fromOnnxFileWith(loadOnnxRuntime(), path, options)

@@ -184,7 +184,10 @@ const jsonEndpoint = z
  * The schema of {@link HttpOracleOptions}: decode untrusted options (from JSON, a CLI) with it.
  *
  * @example
- * decodeWith(httpOptionsSchema, { protocol: 'open-inference', url: 'http://127.0.0.1:8000', model: 'iris' })
+ * import { decodeWith } from '@sonde/oracle'
+ * import { httpOptionsSchema } from '@sonde/oracle/http'
+ *
+ * const options = decodeWith(httpOptionsSchema, { protocol: 'open-inference', url: 'http://127.0.0.1:8000', model: 'iris' }) // Right, defaults filled in
  */
 export const httpOptionsSchema = z.discriminatedUnion('protocol', [openInference, tfServing, jsonEndpoint])
 

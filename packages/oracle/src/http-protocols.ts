@@ -27,6 +27,7 @@ export interface Endpoint {
   readonly infer: (x: Matrix, offset: number) => TE.TaskEither<OracleError, ChunkAnswer>
 }
 
+/** What connecting to an endpoint can fail with: the server or the network, or options the server contradicts. */
 export type ConnectError = OracleError | InvalidOptions
 
 const bad = (message: string): OracleError => errors.badResponse(message)
@@ -186,6 +187,7 @@ const splitBinary = (r: HttpResponse, what: string): E.Either<OracleError, { jso
   return F.pipe(parseJsonBody(r.body.subarray(0, n), what), E.map((json) => ({ json, tail: r.body.subarray(n) })))
 }
 
+/** Connect to an Open Inference Protocol v2 server: read the model's metadata, and answer chunks through `/infer`. */
 export const openInference = (o: Extract<ResolvedHttpOptions, { protocol: 'open-inference' }>, client: HttpClient): TE.TaskEither<ConnectError, Endpoint> => {
   const base = trimSlash(o.url)
   const modelUrl = `${base}/v2/models/${enc(o.model)}${o.version === undefined ? '' : `/versions/${enc(o.version)}`}`
@@ -318,6 +320,7 @@ const nest = (flat: Float64Array, offset: number, shape: readonly number[]): unk
   return Array.from({ length: shape[0]! }, (_, i) => nest(flat, offset + i * step, inner))
 }
 
+/** Connect to TensorFlow Serving (or KServe v1): read the model's signature, and answer chunks through `:predict`. */
 export const tfServing = (o: Extract<ResolvedHttpOptions, { protocol: 'tf-serving' }>, client: HttpClient): TE.TaskEither<ConnectError, Endpoint> => {
   const base = trimSlash(o.url)
   const modelUrl = `${base}/v1/models/${enc(o.model)}${o.version === undefined ? '' : `/versions/${enc(o.version)}`}`
@@ -410,6 +413,7 @@ const tfInfer =
 // ---------------------------------------------------------------------------------------------
 // Any JSON endpoint: the user's encode and decode, each run inside one try/catch.
 
+/** Connect to any JSON endpoint: the shape comes from the options, and each chunk goes through the user's `encode` and `decode`. */
 export const jsonEndpoint = (o: Extract<ResolvedHttpOptions, { protocol: 'json' }>, client: HttpClient): TE.TaskEither<ConnectError, Endpoint> => {
   const inputShape = o.inputShape ?? [o.inputDim!]
   const dim = inputShape.reduce((a, b) => a * b, 1)

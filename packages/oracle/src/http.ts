@@ -129,8 +129,13 @@ const concat = (parts: readonly Prediction[], rows: number, cols: number, withSc
  * The oracle has no gradients (these protocols have no gradient API).
  *
  * @example
+ * // fragment: needs an Open Inference server at 127.0.0.1:8000
+ * import { fromRows, toPromise } from '@sonde/oracle'
+ * import { fromHttp } from '@sonde/oracle/http'
+ *
  * const remote = await toPromise(fromHttp({ protocol: 'open-inference', url: 'http://127.0.0.1:8000', model: 'iris', timeoutMs: 5_000 }))
  * const p = await toPromise(remote.predict(fromRows([[5.1, 3.5, 1.4, 0.2]])))
+ * const { requests, retries } = remote.httpStats()
  */
 export const fromHttp = (options: HttpOracleOptions): TE.TaskEither<HttpOracleError, HttpOracle> =>
   F.pipe(

@@ -56,7 +56,14 @@ const alive = (pid: number): boolean => {
  * typed errors at the first query (`InvalidInput`), never a throw.
  *
  * @example
- * const durable = pipe(remote, budget(10_000), journal({ path: 'out/queries.journal' }))
+ * // fragment: needs a remote oracle, and writes a file
+ * import { function as F } from 'fp-ts'
+ * import { budget, meter, type Oracle } from '@sonde/oracle'
+ * import { journal } from '@sonde/oracle/journal'
+ *
+ * declare const remote: Oracle
+ * const durable = F.pipe(remote, budget(10_000), journal({ path: 'out/queries.journal' }), meter)
+ * const { loadedRows } = durable.journalStats() // rows a rerun will not pay for again
  */
 export const journal =
   (options: JournalOptions) =>

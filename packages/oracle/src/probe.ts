@@ -55,7 +55,10 @@ export type AnyProbe = Probe<Oracle, unknown, ProbeResult>
  * A context with defaults: progress and log go nowhere unless given.
  *
  * @example
- * const ctx = makeContext({ seed: 7, log: console.log })
+ * import { makeContext } from '@sonde/oracle'
+ *
+ * const lines: string[] = []
+ * const ctx = makeContext({ seed: 7, log: (message) => lines.push(message) }) // progress goes nowhere
  */
 export const makeContext = (c: {
   readonly seed: number
@@ -73,7 +76,10 @@ export const makeContext = (c: {
  * The capabilities `probe` needs with these (decoded) options.
  *
  * @example
- * requirementsOf(copyingProbe, options) // ['labels']
+ * import { requirementsOf } from '@sonde/oracle'
+ *
+ * const probe = { requires: (o: { readonly mode: 'labels' | 'gradients' }) => (o.mode === 'gradients' ? (['gradients'] as const) : (['labels'] as const)) }
+ * const needed = requirementsOf(probe, { mode: 'gradients' }) // ['gradients']
  */
 export const requirementsOf = <Opts>(probe: { readonly requires: Requirements<Opts> }, options: Opts): readonly Capability[] =>
   typeof probe.requires === 'function' ? probe.requires(options) : probe.requires
@@ -91,7 +97,13 @@ export interface RunProbeOptions {
  * A probe that throws or rejects (a plugin's bug) ends in `PluginFailed`, never a throw.
  *
  * @example
- * const result = await toPromise(runProbe(probe, oracle, { samples: 1000 }, makeContext({ seed: 1 })))
+ * // fragment: needs an oracle
+ * import { makeContext, runProbe, toPromise, type Oracle } from '@sonde/oracle'
+ * import { copyingProbe } from '@sonde/copying'
+ *
+ * declare const oracle: Oracle
+ * const result = await toPromise(runProbe(copyingProbe, oracle, { budget: 1_000, copy: 'tree' }, makeContext({ seed: 1 }), { queryTimeoutMs: 5_000 }))
+ * const { queries, seed } = result
  */
 export const runProbe = <O extends Oracle, Opts, R extends ProbeResult>(
   probe: Probe<O, Opts, R>,
@@ -156,7 +168,12 @@ const checkOutcome = (id: string, out: unknown): E.Either<ProbeError, ProbeResul
  * A probe's report, or `PluginFailed` if its `report` throws.
  *
  * @example
- * const r = reportOf(copyingProbe, result) // E.Either<ProbeError, ProbeReport>
+ * // fragment: needs a copying result
+ * import { reportOf } from '@sonde/oracle'
+ * import { copyingProbe, type CopyResult } from '@sonde/copying'
+ *
+ * declare const result: CopyResult
+ * const report = reportOf(copyingProbe, result) // Either<ProbeError, ProbeReport>
  */
 export const reportOf = <R extends ProbeResult>(probe: Pick<Probe<Oracle, unknown, R>, 'id' | 'report'>, result: R): E.Either<ProbeError, ProbeReport> => {
   try {
@@ -172,7 +189,10 @@ export const reportOf = <R extends ProbeResult>(probe: Pick<Probe<Oracle, unknow
  * it needs (a list, or `'depends on options'`).
  *
  * @example
- * describeProbe(copyingProbe).properties // { budget: { type: 'integer', minimum: 1, description: … }, … }
+ * import { describeProbe } from '@sonde/oracle'
+ * import { copyingProbe } from '@sonde/copying'
+ *
+ * const schema = describeProbe(copyingProbe) // { title: 'sonde/copying', properties: { budget: { type: 'integer', minimum: 1, … }, … }, 'x-sonde-requires': ['labels'] }
  */
 export const describeProbe = (probe: Pick<AnyProbe, 'id' | 'summary' | 'options' | 'requires'>): JsonSchema => ({
   ...jsonSchemaOf(probe.options),
@@ -205,8 +225,13 @@ const isProbeShaped = (p: unknown): string | undefined => {
  * refused, naming the position; nothing global is touched.
  *
  * @example
- * const registry = makeRegistry([copyingProbe, myPluginProbe])
- * if (E.isRight(registry)) registry.right.get('sonde/copying')
+ * import { either as E } from 'fp-ts'
+ * import { makeRegistry } from '@sonde/oracle'
+ * import { copyingProbe } from '@sonde/copying'
+ * import { inverseClassificationProbe } from '@sonde/inverse-classification'
+ *
+ * const registry = makeRegistry([copyingProbe, inverseClassificationProbe])
+ * const copying = E.isRight(registry) ? registry.right.get('sonde/copying') : undefined
  */
 export const makeRegistry = (probes: readonly AnyProbe[]): E.Either<InvalidInput, Registry> => {
   if (!Array.isArray(probes)) return E.left(errors.invalidInput('probes must be an array of probes', 'probes'))

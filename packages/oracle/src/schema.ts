@@ -33,8 +33,10 @@ const pathOf = (root: string, path: readonly PropertyKey[]): string =>
  * (`options.pool[3][1]: is NaN; expected a finite number`). Never throws, whatever the input.
  *
  * @example
+ * import { decodeWith, z } from '@sonde/oracle'
+ *
  * const options = z.object({ samples: z.number().int().min(1).describe('rows to label') }).strict()
- * decodeWith(options, { samples: 0 }) // Left(InvalidOptions: options.samples: …)
+ * const decoded = decodeWith(options, { samples: 0 }) // Left(InvalidOptions: options.samples: …)
  */
 export const decodeWith = <A>(schema: Schema<A>, input: unknown, root = 'options'): E.Either<InvalidOptions, A> => {
   let parsed: ReturnType<Schema<A>['safeParse']>
@@ -57,7 +59,9 @@ export const decodeWith = <A>(schema: Schema<A>, input: unknown, root = 'options
  * are described by their JSON form).
  *
  * @example
- * jsonSchemaOf(z.object({ k: z.number().int().default(3).describe('neighbours') }))
+ * import { jsonSchemaOf, z } from '@sonde/oracle'
+ *
+ * const schema = jsonSchemaOf(z.object({ k: z.number().int().default(3).describe('neighbours') }))
  * // { type: 'object', properties: { k: { type: 'integer', default: 3, description: 'neighbours', … } }, … }
  */
 export const jsonSchemaOf = (schema: z.ZodType): JsonSchema =>
@@ -226,7 +230,9 @@ const seed = (): Schema<number> => z.number().int().min(Number.MIN_SAFE_INTEGER)
  * finiteness and names the bad row and column.
  *
  * @example
+ * import { decodeWith, schemas, z } from '@sonde/oracle'
+ *
  * const options = z.object({ pool: schemas.matrix({ description: 'points to query' }), x0: schemas.vector() }).strict()
- * decodeWith(options, { pool: [[0, 1], [2, NaN]], x0: [0, 0] }) // Left: options.pool[1][1]: is NaN; expected a finite number
+ * const decoded = decodeWith(options, { pool: [[0, 1], [2, NaN]], x0: [0, 0] }) // Left: options.pool[1][1]: is NaN; expected a finite number
  */
 export const schemas = { matrix, vector, labels, examples, bound, seed } as const

@@ -128,8 +128,12 @@ const readMatrix = async (t: tf.Tensor, rows: number, cols: number): Promise<Mat
  * `@sonde/models` selects the fastest one.
  *
  * @example
- * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 })] })
- * const oracle = fromTfjsModel(model, { output: 'probabilities', id: 'tfjs:iris' })
+ * // fragment: needs @tensorflow/tfjs (slow to load)
+ * import * as tf from '@tensorflow/tfjs'
+ * import { fromTfjsModel } from '@sonde/oracle/tfjs'
+ *
+ * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] })
+ * const oracle = fromTfjsModel(model, { output: 'probabilities', id: 'tfjs:iris' }) // probabilities, logits from the pre-activation
  */
 export function fromTfjsModel(
   model: TfjsModel,
@@ -241,6 +245,10 @@ interface SavedModelJson {
  * or a model the adapter cannot describe give `InvalidInput` naming the path.
  *
  * @example
+ * // fragment: needs a saved tfjs model (model.json and its weights) on disk
+ * import { toPromise } from '@sonde/oracle'
+ * import { loadTfjsModel } from '@sonde/oracle/tfjs'
+ *
  * const oracle = await toPromise(loadTfjsModel('models/mnist/model.json', { domain: { lower: 0, upper: 1 } }))
  */
 export const loadTfjsModel = (path: string, options: LoadTfjsModelOptions = {}): TE.TaskEither<OracleError, Oracle> =>

@@ -87,8 +87,13 @@ const inUnitBox = (x: Matrix): boolean => x.data.every((v) => v >= 0 && v <= 1)
  * error and the audit goes on.
  *
  * @example
+ * // fragment: needs an oracle
+ * import { toPromise, type Oracle } from '@sonde/oracle'
+ * import { audit, auditReport } from 'sonde'
+ *
+ * declare const oracle: Oracle
  * const r = await toPromise(audit(oracle, { budget: 20_000, seed: 1 }))
- * auditReport(r).headline
+ * const headline = auditReport(r).headline
  */
 export const audit = (oracle: Oracle, o: AuditOptions): TE.TaskEither<ProbeError, AuditResult> =>
   async () => {
@@ -261,7 +266,16 @@ export const audit = (oracle: Oracle, o: AuditOptions): TE.TaskEither<ProbeError
     return E.right({ sections, capabilities: capabilitiesOf(oracle), queries: tracked.usage(), seed: o.seed })
   }
 
-/** The report of {@link audit}: the sections' headlines first, each section's report under `sections`. */
+/**
+ * The report of {@link audit}: the sections' headlines first, each section's report under `sections`.
+ *
+ * @example
+ * // fragment: needs an audit result
+ * import { auditReport, type AuditResult } from 'sonde'
+ *
+ * declare const result: AuditResult
+ * const { headline, sections } = auditReport(result)
+ */
 export const auditReport = (r: AuditResult): ProbeReport => {
   const ran = r.sections.filter((s) => s.report !== null)
   const rows = r.queries.predictRows + r.queries.gradientRows
@@ -300,7 +314,12 @@ const options = z
  * {@link audit} as a probe: any oracle (what runs depends on its capabilities).
  *
  * @example
- * await toPromise(runProbe(auditProbe, oracle, { budget: 20000 }, makeContext({ seed: 1 })))
+ * // fragment: needs an oracle
+ * import { makeContext, runProbe, toPromise, type Oracle } from '@sonde/oracle'
+ * import { auditProbe } from 'sonde'
+ *
+ * declare const oracle: Oracle
+ * const r = await toPromise(runProbe(auditProbe, oracle, { budget: 20_000 }, makeContext({ seed: 1 })))
  */
 export const auditProbe: Probe<Oracle, z.output<typeof options>, AuditResult> = {
   id: 'sonde/audit',

@@ -100,8 +100,15 @@ const optionIssues = (oracle: Oracle, x0: unknown, o: BlackBoxCounterfactualOpti
  * box confirms (`confirmed`), so it is an upper bound on the box's true distance.
  *
  * @example
- * const r = await toPromise(blackBoxCounterfactual(blackBox, x0, { target: 1, budget: 2000, seed: 7 }))
- * r.confirmed // the box itself puts r.x in class 1
+ * import { fromFunction, toPromise } from '@sonde/oracle'
+ * import { blackBoxCounterfactual } from 'sonde'
+ *
+ * // A black box that says 1 where x₀ + x₁ > 1: the closest such point to (0, 0) is (0.5, 0.5), √½ away.
+ * const box = fromFunction({ id: 'half-plane', inputDim: 2, numClasses: 2, output: 'label', domain: { lower: -2, upper: 2 } }, (x) =>
+ *   Int32Array.from({ length: x.rows }, (_, i) => (x.data[2 * i]! + x.data[2 * i + 1]! > 1 ? 1 : 0)),
+ * )
+ * const r = await toPromise(blackBoxCounterfactual(box, Float64Array.of(0, 0), { target: 1, budget: 200, seed: 7 }))
+ * const { confirmed, distance, queries } = r // true (the box itself puts r.x in class 1), ≈ 0.708, ≤ 200 rows
  */
 export const blackBoxCounterfactual = (oracle: Oracle, x0: Float64Array, o: BlackBoxCounterfactualOptions): TE.TaskEither<ProbeError, BlackBoxCounterfactualResult> =>
   async () => {
@@ -179,7 +186,16 @@ const options = z
   })
   .strict()
 
-/** The report of {@link blackBoxCounterfactual}: the counterfactual's, headed by how it was reached. */
+/**
+ * The report of {@link blackBoxCounterfactual}: the counterfactual's, headed by how it was reached.
+ *
+ * @example
+ * // fragment: needs a result
+ * import { blackBoxCounterfactualReport, type BlackBoxCounterfactualResult } from 'sonde'
+ *
+ * declare const result: BlackBoxCounterfactualResult
+ * const { headline, metrics } = blackBoxCounterfactualReport(result)
+ */
 export const blackBoxCounterfactualReport = (r: BlackBoxCounterfactualResult): ProbeReport => {
   const inner = counterfactualReport(r.counterfactual, 'sonde/black-box-counterfactual')
   const how = `a softmax copy from ${r.copyLabels} labels${r.copyAgreement === null ? '' : ` (agreeing with the box on ${(100 * r.copyAgreement).toFixed(1)} % of fresh points)`}`
@@ -203,7 +219,12 @@ export const blackBoxCounterfactualReport = (r: BlackBoxCounterfactualResult): P
  * {@link blackBoxCounterfactual} as a probe: labels only.
  *
  * @example
- * await toPromise(runProbe(blackBoxCounterfactualProbe, blackBox, { x0: [0, 0], target: 1, budget: 2000 }, makeContext({ seed: 1 })))
+ * // fragment: needs a black box
+ * import { makeContext, runProbe, toPromise, type Oracle } from '@sonde/oracle'
+ * import { blackBoxCounterfactualProbe } from 'sonde'
+ *
+ * declare const blackBox: Oracle
+ * const r = await toPromise(runProbe(blackBoxCounterfactualProbe, blackBox, { x0: [0, 0], target: 1, budget: 2000 }, makeContext({ seed: 1 })))
  */
 export const blackBoxCounterfactualProbe: Probe<Oracle, z.output<typeof options>, BlackBoxCounterfactualResult> = {
   id: 'sonde/black-box-counterfactual',

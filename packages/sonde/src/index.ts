@@ -3,7 +3,10 @@
  * the compositions that span families are exported at the top.
  *
  * @example
- * import { builtinProbes, oracle, inverse } from 'sonde'
+ * import { builtinProbes, oracle } from 'sonde'
+ *
+ * const x = oracle.fromRows([[0, 1], [2, 3]]) // each family is a namespace: oracle, models, copying, inverse, …
+ * const ids = builtinProbes.map((p) => p.id) // ['sonde/copying', 'sonde/inverse-classification', …]
  */
 export * as oracle from '@sonde/oracle'
 export * as models from '@sonde/models'

@@ -107,8 +107,17 @@ const describe = (e: ProbeError): string => `${e._tag}: ${e.message}`
  * report both agreements: the gap is what the explanations leak beyond the predictions.
  *
  * @example
- * const r = await toPromise(explanationLeakAudit(explanationApi, { budget: 5000, seed: 1 }))
- * r.verdict // 'linear-exact' | 'relu-exact' | 'partial'
+ * import { fromFunction, fromRows, toPromise } from '@sonde/oracle'
+ * import { explanationLeakAudit } from 'sonde'
+ *
+ * // An explanation API over a linear model, logits (0, 2x₀ − x₁ + 0.5): its gradients give it away.
+ * const api = fromFunction(
+ *   { id: 'linear-api', inputDim: 2, numClasses: 2, output: 'logits' },
+ *   (x) => fromRows(Array.from({ length: x.rows }, (_, i) => [0, 2 * x.data[2 * i]! - x.data[2 * i + 1]! + 0.5])),
+ *   { gradient: (_x, cls) => fromRows(Array.from(cls, (c) => (c === 1 ? [2, -1] : [0, 0]))) },
+ * )
+ * const r = await toPromise(explanationLeakAudit(api, { budget: 100, checkPoints: 50, seed: 1 }))
+ * const verdict = r.verdict // 'linear-exact' (else 'relu-exact' or 'partial')
  */
 export const explanationLeakAudit = (oracle: GradientOracle, o: ExplanationLeakOptions): TE.TaskEither<ProbeError, ExplanationLeakResult> =>
   async () => {
@@ -218,7 +227,16 @@ export const explanationLeakAudit = (oracle: GradientOracle, o: ExplanationLeakO
     return result('partial', matched.right.copy, cg.right.agreement, cg.right.agreement, cl.right.agreement)
   }
 
-/** The report of {@link explanationLeakAudit}. */
+/**
+ * The report of {@link explanationLeakAudit}.
+ *
+ * @example
+ * // fragment: needs a result
+ * import { explanationLeakReport, type ExplanationLeakResult } from 'sonde'
+ *
+ * declare const result: ExplanationLeakResult
+ * const { headline, findings } = explanationLeakReport(result)
+ */
 export const explanationLeakReport = (r: ExplanationLeakResult): ProbeReport => {
   const rows = r.queries.predictRows + r.queries.gradientRows
   const pct = (v: number | null): string => (v === null ? '–' : `${(100 * v).toFixed(1)} %`)
@@ -269,7 +287,12 @@ const options = z
  * {@link explanationLeakAudit} as a probe: needs gradients.
  *
  * @example
- * await toPromise(runProbe(explanationLeakAuditProbe, explanationApi, { budget: 5000 }, makeContext({ seed: 1 })))
+ * // fragment: needs an explanation API
+ * import { makeContext, runProbe, toPromise, type GradientOracle } from '@sonde/oracle'
+ * import { explanationLeakAuditProbe } from 'sonde'
+ *
+ * declare const explanationApi: GradientOracle
+ * const r = await toPromise(runProbe(explanationLeakAuditProbe, explanationApi, { budget: 5000 }, makeContext({ seed: 1 })))
  */
 export const explanationLeakAuditProbe: Probe<GradientOracle, z.output<typeof options>, ExplanationLeakResult> = {
   id: 'sonde/explanation-leak-audit',

@@ -15,7 +15,9 @@ import { auditProbe } from './audit.js'
  * JSON-like options through `runProbe`.
  *
  * @example
- * builtinProbes.map((p) => p.id) // ['sonde/copying', 'sonde/inverse-classification', …]
+ * import { builtinProbes } from 'sonde'
+ *
+ * const ids = builtinProbes.map((p) => p.id) // ['sonde/copying', 'sonde/inverse-classification', …]
  */
 export const builtinProbes: readonly AnyProbe[] = [
   copyingProbe,
@@ -35,7 +37,10 @@ export const builtinProbes: readonly AnyProbe[] = [
  * touched: each call builds a new registry.
  *
  * @example
- * const registry = defaultRegistry(pluginProbes)
- * if (E.isRight(registry)) registry.right.get('sonde/audit')
+ * import { either as E } from 'fp-ts'
+ * import { defaultRegistry } from 'sonde'
+ *
+ * const registry = defaultRegistry() // or defaultRegistry(pluginProbes)
+ * const auditProbe = E.isRight(registry) ? registry.right.get('sonde/audit') : undefined
  */
 export const defaultRegistry = (plugins: readonly AnyProbe[] = []): E.Either<InvalidInput, Registry> => makeRegistry([...builtinProbes, ...plugins])

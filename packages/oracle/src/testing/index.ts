@@ -62,7 +62,14 @@ const rowNorm = (v: Float64Array): number => Math.sqrt(v.reduce((a, b) => a + b 
  * including concurrent callers.
  *
  * @example
- * describeOracleContract('fromFunction linear', () => fromFunction(info, linear, { gradient }))
+ * // fragment: a vitest test file
+ * import { fromFunction, type GradientFunction, type OracleInfo, type PredictFunction } from '@sonde/oracle'
+ * import { describeOracleContract } from '@sonde/oracle/testing'
+ *
+ * declare const info: OracleInfo
+ * declare const linear: PredictFunction
+ * declare const gradient: GradientFunction
+ * describeOracleContract('fromFunction linear', () => fromFunction(info, linear, { gradient }), { seed: 3 })
  */
 export const describeOracleContract = (
   name: string,
@@ -280,7 +287,12 @@ export interface SeededOptions {
  * it such as a model's weights or its predictions on fixed points.
  *
  * @example
- * await expectSeeded((seed) => toPromise(copyClassifier(box, { sampler: jitter(), samples: 200, copy: treeCopy(), reference, seed })).then((r) => r.diagnostics.synthetic))
+ * // fragment: inside a vitest test
+ * import { createRng, randomQueries, type OracleInfo } from '@sonde/oracle'
+ * import { expectSeeded } from '@sonde/oracle/testing'
+ *
+ * const info: OracleInfo = { id: 'box', inputDim: 3, numClasses: 2, output: 'label', domain: { lower: 0, upper: 1 } }
+ * await expectSeeded((seed) => randomQueries(info, 10, createRng(seed)))
  */
 export const expectSeeded = async (run: (seed: number) => unknown, options: SeededOptions = {}): Promise<void> => {
   const seed = options.seed ?? 1

@@ -233,8 +233,15 @@ const rowsToMatrix = (rows: readonly Float64Array[], d: number): Matrix => {
  * budget runs out, the network fails), the copy is trained on every label bought and `stopped` says why.
  *
  * @example
+ * // fragment: a label-only black box and unlabelled inputs like the ones it sees
+ * import { toPromise, type Matrix, type Oracle } from '@sonde/oracle'
+ * import { copyClassifier, jitter, treeCopy } from '@sonde/copying'
+ *
+ * declare const blackBox: Oracle
+ * declare const digits: Matrix
  * const r = await toPromise(copyClassifier(blackBox, { sampler: jitter({ sigma: 0.1 }), budget: 20_000, copy: treeCopy(), reference: digits, seed: 1 }))
- * r.diagnostics.warning, r.queries.predictRows
+ * const { warning } = r.diagnostics // set when one class (nearly) fills the synthetic set
+ * const spent = r.queries.predictRows // 20,000
  */
 export const copyClassifier = (oracle: Oracle, options: CopyOptions): TE.TaskEither<ProbeError, CopyResult> => async () => {
   const bad = oracleIssue(oracle)

@@ -52,6 +52,8 @@ export const copyInfo = (info: OracleInfo, family: string, output: OracleInfo['o
  * the fit is abortable between Newton steps.
  *
  * @example
+ * import { softmaxCopy } from '@sonde/copying'
+ *
  * const family = softmaxCopy({ l2: 1e-4 })
  */
 export const softmaxCopy = (o: { readonly l2?: number } = {}): CopyFamily => ({
@@ -86,6 +88,8 @@ const rowsOf = (m: Matrix): number[][] => Array.from({ length: m.rows }, (_, i) 
  * synchronous piece (progress before and after it).
  *
  * @example
+ * import { treeCopy } from '@sonde/copying'
+ *
  * const family = treeCopy({ maxDepth: 6 })
  */
 export const treeCopy = (o: { readonly maxDepth?: number; readonly minNumSamples?: number } = {}): CopyFamily => ({

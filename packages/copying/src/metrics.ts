@@ -77,6 +77,13 @@ const same = (la: Int32Array, lb: ArrayLike<number>): number => {
  * `x` (`InvalidInput`): agreement over no points is undefined, not 1. Deterministic: `seed` (default 0) is echoed.
  *
  * @example
+ * // fragment: an original, its copy and points neither was trained on
+ * import { toPromise, type Matrix, type Oracle } from '@sonde/oracle'
+ * import { empiricalFidelityError } from '@sonde/copying'
+ *
+ * declare const original: Oracle
+ * declare const copy: Oracle
+ * declare const heldOut: Matrix
  * const { agreement, queries } = await toPromise(empiricalFidelityError(original, copy, heldOut))
  */
 export const empiricalFidelityError = (a: Oracle, b: Oracle, x: Matrix, options?: { readonly seed?: number }): TE.TaskEither<ProbeError, Agreement> => {
@@ -96,7 +103,14 @@ export const empiricalFidelityError = (a: Oracle, b: Oracle, x: Matrix, options?
  * none of `y` right. Refuses an empty `x` and a `y` of another length before any query.
  *
  * @example
- * const { capability } = await toPromise(replacementCapability(original, copy, test.x, test.y))
+ * // fragment: an original, its copy and labelled test data
+ * import { toPromise, type Matrix, type Oracle } from '@sonde/oracle'
+ * import { replacementCapability } from '@sonde/copying'
+ *
+ * declare const original: Oracle
+ * declare const copy: Oracle
+ * declare const test: { x: Matrix; y: Int32Array }
+ * const { capability } = await toPromise(replacementCapability(original, copy, test.x, test.y)) // 1: as good as the original
  */
 export const replacementCapability = (original: Oracle, copy: Oracle, x: Matrix, y: Int32Array, options?: { readonly seed?: number }): TE.TaskEither<ProbeError, Replacement> => {
   const seed = optionalSeed(options)
@@ -116,6 +130,13 @@ export const replacementCapability = (original: Oracle, copy: Oracle, x: Matrix,
  * Needs a finite domain (`InvalidInput` otherwise) and a seed.
  *
  * @example
+ * import { toPromise } from '@sonde/oracle'
+ * import { SoftmaxRegression } from '@sonde/models'
+ * import { uniformAgreement } from '@sonde/copying'
+ *
+ * const domain = { lower: -1, upper: 1 }
+ * const original = SoftmaxRegression.random(4, 3, 1, { domain })
+ * const copy = SoftmaxRegression.random(4, 3, 2, { domain })
  * const { agreement } = await toPromise(uniformAgreement(original, copy, { seed: 1, budget: 2000 }))
  */
 export const uniformAgreement = (a: Oracle, b: Oracle, o: { readonly budget?: number; readonly seed: number }): TE.TaskEither<ProbeError, Agreement> => {
@@ -157,7 +178,9 @@ export const shares = (y: Int32Array, numClasses: number): Float64Array => {
  * `InvalidInput` for a label outside 0..numClasses − 1 or a bad `numClasses`.
  *
  * @example
- * classBalance(result.diagnostics.synthetic.y, 10) // Right(Float64Array of shares summing to 1)
+ * import { classBalance } from '@sonde/copying'
+ *
+ * const shares = classBalance(Int32Array.of(0, 0, 1, 2), 3) // Right(Float64Array [0.5, 0.25, 0.25])
  */
 export const classBalance = (y: Int32Array, numClasses: number): E.Either<ProbeError, Float64Array> => {
   if (!(typeof numClasses === 'number' && Number.isSafeInteger(numClasses) && numClasses >= 1 && numClasses <= 2 ** 24)) {

@@ -112,8 +112,14 @@ const headlineOf = (r: CopyResult): { sentence: string; value: number; on: strin
  * points, saying so — the fidelity curve per round, the rounds and the synthetic set's class balance.
  *
  * @example
+ * // fragment: a label-only black box and unlabelled inputs like the ones it sees
+ * import { toPromise, type Matrix, type Oracle } from '@sonde/oracle'
+ * import { copyClassifier, copyingReport, jitter, treeCopy } from '@sonde/copying'
+ *
+ * declare const blackBox: Oracle
+ * declare const reference: Matrix
  * const report = copyingReport(await toPromise(copyClassifier(blackBox, { sampler: jitter(), budget: 2000, rounds: 4, copy: treeCopy(), reference, seed: 1 })))
- * report.headline // 'A tree copy agrees with the model on 93.1 % of fresh jitter points it had not seen (measured after 1,500 labels), from 2,000 label queries.'
+ * const headline = report.headline // 'A tree copy agrees with the model on 93.1 % of fresh jitter points it had not seen (measured after 1,500 labels), from 2,000 label queries.'
  */
 export const copyingReport = (r: CopyResult): ProbeReport => {
   const rounds = r.diagnostics.rounds
@@ -184,7 +190,14 @@ export const copyingReport = (r: CopyResult): ProbeReport => {
  * `copy: 'mlp'` loads `@sonde/copying/tfjs` (and so tfjs) when it runs, never before.
  *
  * @example
- * await toPromise(runProbe(copyingProbe, blackBox, { budget: 5000, sampler: 'jitter', copy: 'tree', reference }, makeContext({ seed: 1 })))
+ * // fragment: a label-only black box and unlabelled inputs as rows of numbers
+ * import { makeContext, runProbe, toPromise, type Oracle } from '@sonde/oracle'
+ * import { copyingProbe } from '@sonde/copying'
+ *
+ * declare const blackBox: Oracle
+ * declare const reference: number[][]
+ * const r = await toPromise(runProbe(copyingProbe, blackBox, { budget: 5000, sampler: 'jitter', copy: 'tree', reference }, makeContext({ seed: 1 })))
+ * const report = copyingProbe.report(r)
  */
 export const copyingProbe: Probe<Oracle, CopyingProbeOptions, CopyResult> = {
   id: 'sonde/copying',

@@ -62,6 +62,9 @@ const checkGenerated = (name: string, n: number, d: number, x: unknown): E.Eithe
  * The generator is your code: a throw becomes `PluginFailed`.
  *
  * @example
+ * import { either as E } from 'fp-ts'
+ * import { fromGenerator } from '@sonde/copying'
+ *
  * const s = fromGenerator('normal', (n, ctx) => E.right({ rows: n, cols: 4, data: Float64Array.from({ length: 4 * n }, () => ctx.rng.normal()) }))
  */
 export const fromGenerator = (name: string, generate: (n: number, ctx: SamplerContext) => E.Either<ProbeError, Matrix>): Sampler => {
@@ -106,6 +109,8 @@ const sideIssues = (side: unknown, d: number, path: string): OptionIssue[] => {
  * point in one class (the copy's diagnostics say so).
  *
  * @example
+ * import { uniformBox } from '@sonde/copying'
+ *
  * const s = uniformBox() // within info.domain
  * const t = uniformBox({ domain: { lower: 0, upper: 1 } })
  */
@@ -156,6 +161,8 @@ export const uniformBox = (o: { readonly domain?: Domain } = {}): Sampler => {
  * Clipped to the oracle's domain.
  *
  * @example
+ * import { gaussian } from '@sonde/copying'
+ *
  * const s = gaussian() // statistics of options.reference
  */
 export const gaussian = (o: { readonly mean?: Float64Array; readonly std?: Float64Array } = {}): Sampler => {
@@ -202,6 +209,8 @@ export const gaussian = (o: { readonly mean?: Float64Array; readonly std?: Float
  * domain. The sampler that follows the data most closely. Needs `around` or the run's reference data.
  *
  * @example
+ * import { jitter } from '@sonde/copying'
+ *
  * const s = jitter({ sigma: 0.1 })
  */
 export const jitter = (o: { readonly sigma?: number; readonly around?: Matrix } = {}): Sampler => {
@@ -289,6 +298,8 @@ export const validLabelled = (name: string, n: number, info: OracleInfo, set: un
  * too; a class never found is reported by the diagnostics.
  *
  * @example
+ * import { balanced, gaussian } from '@sonde/copying'
+ *
  * const s = balanced(gaussian(), { sigma: 0.1 })
  */
 export const balanced = (base: Sampler, o: { readonly sigma?: number; readonly steps?: number } = {}): Sampler => {
@@ -351,6 +362,8 @@ export const balanced = (base: Sampler, o: { readonly sigma?: number; readonly s
  * queries land on or near the original's boundaries.
  *
  * @example
+ * import { boundary, jitter } from '@sonde/copying'
+ *
  * const s = boundary(jitter(), { steps: 6 })
  */
 export const boundary = (base: Sampler, o: { readonly steps?: number; readonly pairsPerBatch?: number } = {}): Sampler => {
@@ -436,7 +449,13 @@ export const boundary = (base: Sampler, o: { readonly steps?: number; readonly p
  * most likely to disagree. Use with `rounds` > 1 in {@link copyClassifier}.
  *
  * @example
- * copyClassifier(oracle, { sampler: adaptive(jitter()), rounds: 4 })
+ * // fragment: a label-only black box and unlabelled inputs like the ones it sees
+ * import { toPromise, type Matrix, type Oracle } from '@sonde/oracle'
+ * import { adaptive, copyClassifier, jitter, softmaxCopy } from '@sonde/copying'
+ *
+ * declare const oracle: Oracle
+ * declare const reference: Matrix
+ * const r = await toPromise(copyClassifier(oracle, { sampler: adaptive(jitter()), rounds: 4, budget: 4000, copy: softmaxCopy(), reference, seed: 1 }))
  */
 export const adaptive = (base: Sampler, o: { readonly pool?: number } = {}): Sampler => {
   const given = o ?? {}

@@ -68,7 +68,9 @@ const train = async (
  * of an abort. Call `trained.dispose()` when done with the copy.
  *
  * @example
+ * // fragment: loads tfjs (seconds)
  * import { mlpCopy } from '@sonde/copying/tfjs'
+ *
  * const family = mlpCopy({ hidden: [128], epochs: 10 })
  */
 export const mlpCopy = (o: MlpCopyOptions = {}): CopyFamily => ({

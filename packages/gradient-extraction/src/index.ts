@@ -1,5 +1,5 @@
 export { extractLinear, type LinearExtraction, type LinearExtractionOptions } from './linear.js'
-export { extractReluNetwork, type ReluExtraction, type ReluExtractionOptions, type ReluVerification } from './relu.js'
+export { extractReluNetwork, type ReluBisection, type ReluExtraction, type ReluExtractionOptions, type ReluStrategy, type ReluVerification } from './relu.js'
 export { compareOracles, randomPoints, type Extraction, type ExtractionQueries, type Fidelity, type FidelityPoints } from './extraction.js'
 export {
   linearExtractionProbe,

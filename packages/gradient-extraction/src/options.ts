@@ -44,7 +44,20 @@ export const reluFields = {
     .min(2)
     .optional()
     .describe('the most rows (gradient + value, including the verification) the extraction may spend; default 20,000 per logit'),
-  hiddenUnits: z.number().int().min(1).optional().describe('the number of hidden units per logit, if known; otherwise it is found'),
+  hiddenUnits: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("the number of hidden units (of the whole network with strategy 'whole-network', per logit with 'per-logit'), if known; otherwise it is found"),
+  strategy: z
+    .enum(['whole-network', 'per-logit'])
+    .default('whole-network')
+    .describe("'whole-network': find the kinks once with logit 0 and read every other logit from one gradient row per linear piece (the minimal network; falls back to 'per-logit' if the logits do not share the units found); 'per-logit': each logit on its own line, positive multiples merged"),
+  bisection: z
+    .enum(['confirmed', 'fixed-width'])
+    .default('confirmed')
+    .describe("'confirmed': stop bisecting an interval as soon as two queries astride its predicted kink confirm it holds one; 'fixed-width': bisect until every interval is narrower than π/(64 n²) (Milli et al.)"),
   hiddenBias: z
     .boolean()
     .default(true)
@@ -55,7 +68,7 @@ export const reluFields = {
     .min(0)
     .max(100_000)
     .default(8)
-    .describe('random points per logit at which the answer is checked against the oracle (values with biases, gradients without); 0 skips the check'),
+    .describe('random points at which every logit of the answer is checked against the oracle (values with biases, gradients without); 0 skips the check'),
   tolerance: z.number().gt(0).lt(1).default(1e-7).describe('the largest relative error accepted at the check points'),
 }
 

@@ -97,6 +97,8 @@ export const reluExtractionProbe: Probe<GradientOracle, ReluExtractionProbeOptio
       hiddenBias: options.hiddenBias,
       verifyPoints: options.verifyPoints,
       tolerance: options.tolerance,
+      strategy: options.strategy,
+      bisection: options.bisection,
       ...(options.budget !== undefined ? { budget: options.budget } : {}),
       ...(options.hiddenUnits !== undefined ? { hiddenUnits: options.hiddenUnits } : {}),
       ...controlOf(ctx),

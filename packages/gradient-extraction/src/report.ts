@@ -120,34 +120,40 @@ export const reluReport = (r: ReluExtraction): ProbeReport => {
   const g = r.queries.gradientRows
   const v = r.queries.predictRows
   const cost = v > 0 ? `${plural(g, 'gradient row')} and ${plural(v, 'value row')}` : plural(g, 'gradient row')
-  const per = k > 1 ? ` (${r.unitsPerLogit.join(' + ')} across ${k} logits)` : ''
+  const whole = r.strategy === 'whole-network'
+  const per = k > 1 ? (whole ? ` shared by ${k} logits` : ` (${r.unitsPerLogit.join(' + ')} found across ${k} logits, merged to ${h})`) : ''
   const ver = r.verification
   const headline =
     ver === undefined
       ? `The explanation API gave away a two-layer ReLU network with ${plural(h, 'hidden unit')}${per} for ${cost} (not checked: verifyPoints is 0).`
-      : `The explanation API gave away the model exactly with ${cost}: a two-layer ReLU network with ${plural(h, 'hidden unit')}${per}, reproduced to ${sci(ver.maxRelativeError)} relative error at ${plural(ver.points, 'random point')} per logit.`
+      : `The explanation API gave away the model exactly with ${cost}: a two-layer ReLU network with ${plural(h, 'hidden unit')}${per}, reproduced to ${sci(ver.maxRelativeError)} relative error at ${plural(ver.points, 'random point')}.`
   const findings = [
     `The rows spent grow like h·log h and do not depend on the input dimension (d = ${d}); a value-only extraction needs on the order of h·d rows.`,
     'Units are recovered up to permutation and positive rescaling (the function is the same).',
-    ...(ver !== undefined ? [`Checked against ${ver.on === 'values' ? 'value queries of every logit' : 'gradient queries (no value queries in this mode)'} at random points; tolerance ${sci(ver.tolerance)}.`] : []),
-    ...(r.lines > k ? [`${r.lines - k} of the ${k} logits needed a second random line (two kinks shared an interval on the first).`] : []),
+    ...(k > 1 && whole ? [`The kinks were found once, with logit 0; each of the other ${k - 1} logits cost one gradient row per linear piece of the line.`] : []),
+    ...(k > 1 && !whole ? [`Each logit was extracted on its own line; units that are positive multiples of one another were merged (${r.unitsFound} found, ${h} distinct).`] : []),
+    ...(ver !== undefined ? [`Checked against ${ver.on === 'values' ? 'value queries of every logit' : 'gradient queries of every logit (no value queries in this mode)'} at random points; tolerance ${sci(ver.tolerance)}.`] : []),
+    ...(r.lines > (whole ? 1 : k) ? [`${r.lines - (whole ? 1 : k)} extra random line(s) were walked (a line failed its checks).`] : []),
   ]
+  const a = m.outputWeights.data
   const unitRows: ReportValue[][] = []
-  let u = 0
-  r.unitsPerLogit.forEach((count, logit) => {
-    for (let j = 0; j < count; j++, u++) {
-      if (unitRows.length >= 64) continue
-      const wn = norm(m.hiddenWeights.data, u * d, (u + 1) * d)
-      const sign = m.outputWeights.data[logit * h + u]!
-      unitRows.push([u, logit, sign > 0 ? '+' : '−', sig(wn, 6), sig(m.hiddenBias[u]!, 6), sig(wn === 0 ? 0 : -m.hiddenBias[u]! / wn, 4)])
+  for (let u = 0; u < Math.min(h, 64); u++) {
+    const wn = norm(m.hiddenWeights.data, u * d, (u + 1) * d)
+    let used = 0
+    let largest = 0
+    for (let c = 0; c < k; c++) {
+      const x = a[c * h + u]!
+      if (x !== 0) used++
+      if (Math.abs(x) > Math.abs(largest)) largest = x
     }
-  })
+    unitRows.push([u, used, sig(largest, 6), sig(wn, 6), sig(m.hiddenBias[u]!, 6), sig(wn === 0 ? 0 : -m.hiddenBias[u]! / wn, 4)])
+  }
   const offsets = Array.from({ length: h }, (_, i) => {
     const wn = norm(m.hiddenWeights.data, i * d, (i + 1) * d)
     return sig(wn === 0 ? 0 : -m.hiddenBias[i]! / wn, 4) ?? 0
   })
   const figures: ReportFigure[] = []
-  if (k > 1) figures.push({ kind: 'bar', title: 'Hidden units recovered per logit', yLabel: 'units', bars: r.unitsPerLogit.map((c, i) => ({ label: m.info.classNames?.[i] ?? `logit ${i}`, value: c })) })
+  if (k > 1) figures.push({ kind: 'bar', title: whole ? 'Hidden units each logit uses' : 'Hidden units found per logit (before merging)', yLabel: 'units', bars: r.unitsPerLogit.map((c, i) => ({ label: m.info.classNames?.[i] ?? `logit ${i}`, value: c })) })
   if (h > 1) figures.push({ kind: 'histogram', title: 'Signed distance of each unit’s hyperplane from the origin (−b/‖w‖)', xLabel: 'distance', values: offsets })
   return {
     probe: 'sonde/gradient-extraction/relu',
@@ -158,17 +164,19 @@ export const reluReport = (r: ReluExtraction): ProbeReport => {
     metrics: [
       metric('exact', ver !== undefined, undefined, 'verified at random points to the tolerance'),
       metric('hidden units', h, 'units'),
+      metric('units found before merging', r.unitsFound, 'units'),
+      metric('strategy', r.strategy),
       metric('logits', k),
       metric('input dimension', d),
       metric('parameters recovered', h * d + h + k * h + k, 'parameters'),
       metric('random lines walked', r.lines),
-      ...(ver !== undefined ? [metric('check points per logit', ver.points, 'points'), metric('max relative error at the check points', ver.maxRelativeError, 'relative')] : []),
+      ...(ver !== undefined ? [metric('check points', ver.points, 'points'), metric('max relative error at the check points', ver.maxRelativeError, 'relative')] : []),
       ...queryMetrics(r.queries),
     ],
     tables: [
       {
         title: h > 64 ? `The first 64 of ${h} recovered hidden units` : 'The recovered hidden units',
-        columns: ['unit', 'logit', 'output sign', '‖w‖₂ (scaled by |a|)', 'bias', 'hyperplane offset −b/‖w‖'],
+        columns: ['unit', 'logits using it', 'largest output weight', '‖w‖₂ (scaled by |a|)', 'bias', 'hyperplane offset −b/‖w‖'],
         rows: unitRows,
       },
     ],

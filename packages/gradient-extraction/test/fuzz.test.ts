@@ -154,7 +154,7 @@ const softmax = SoftmaxRegression.random(5, 3, 2, { output: 'logits' })
 
 describe('fuzz: @sonde/gradient-extraction', () => {
   it('extractReluNetwork: junk options are refused before any query; what runs stays within its budget and is verified', async () => {
-    const keys = ['seed', 'budget', 'hiddenUnits', 'hiddenBias', 'verifyPoints', 'tolerance', 'maxGradientRows', 'signal', 'progress'] as const
+    const keys = ['seed', 'budget', 'hiddenUnits', 'hiddenBias', 'verifyPoints', 'tolerance', 'strategy', 'bisection', 'maxGradientRows', 'signal', 'progress'] as const
     await fc.assert(
       fc.asyncProperty(fc.dictionary(fc.constantFrom(...keys), junk, { maxKeys: 4 }), fc.boolean(), async (raw, withSeed) => {
         const options = withSeed && !('seed' in raw) ? { ...raw, seed: 3 } : raw
@@ -165,7 +165,10 @@ describe('fuzz: @sonde/gradient-extraction', () => {
           const budget = typeof options.budget === 'number' ? options.budget : 40_000
           expect(r.right.queries.gradientRows + r.right.queries.predictRows).toBeLessThanOrEqual(budget)
           expect(finite(r.right.model.hiddenWeights.data) && finite(r.right.model.hiddenBias) && finite(r.right.model.outputBias)).toBe(true)
-          expect(r.right.unitsPerLogit.reduce((a, b) => a + b, 0)).toBe(r.right.model.hidden)
+          // Whole network: each logit uses at most the units found; per logit: the units found, merged.
+          expect(Math.max(0, ...r.right.unitsPerLogit)).toBeLessThanOrEqual(r.right.model.hidden)
+          expect(r.right.model.hidden).toBeLessThanOrEqual(r.right.unitsFound)
+          if (r.right.strategy === 'per-logit') expect(r.right.unitsPerLogit.reduce((a, b) => a + b, 0)).toBe(r.right.unitsFound)
           if (r.right.verification !== undefined) expect(r.right.verification.maxRelativeError).toBeLessThanOrEqual(r.right.verification.tolerance)
           expect(Number.isSafeInteger(r.right.seed)).toBe(true)
         }

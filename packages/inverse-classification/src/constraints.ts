@@ -24,7 +24,12 @@ export interface LinearConstraints {
  * non-number) give NaN, which fails every `residual <= tolerance` check — never a small number.
  *
  * @example
- * const r = kktResidual(constraints, result.x, x0, lower, upper, lambda) // 0 at the optimum, up to rounding
+ * // fragment: a problem's constraints and a solver's answer (x, λ)
+ * import { kktResidual, type LinearConstraints } from '@sonde/inverse-classification'
+ *
+ * declare const constraints: LinearConstraints
+ * declare const x: Float64Array, x0: Float64Array, lower: Float64Array, upper: Float64Array, lambda: Float64Array
+ * const r = kktResidual(constraints, x, x0, lower, upper, lambda) // 0 at the optimum, up to rounding
  */
 export const kktResidual = (
   cons: LinearConstraints,

@@ -164,8 +164,16 @@ const outwardSteps = (maxScale: number): number[] => {
  * the search with what it has.
  *
  * @example
+ * // fragment: a black box, a softmax surrogate of it (extracted or copied) and an input
+ * import { toPromise, type Oracle } from '@sonde/oracle'
+ * import { counterfactual, type SoftmaxModel } from '@sonde/inverse-classification'
+ *
+ * declare const blackBox: Oracle
+ * declare const copiedSoftmax: SoftmaxModel
+ * declare const x0: Float64Array
  * const r = await toPromise(counterfactual(blackBox, copiedSoftmax, x0, { target: 8, budget: 30 }))
- * r.confirmed, r.queries.predictRows, r.distance
+ * const { confirmed, distance } = r // did the black box agree, and how far from x0
+ * const spent = r.queries.predictRows // ≤ 30
  */
 export const counterfactual = (
   oracle: Oracle,

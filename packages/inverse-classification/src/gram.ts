@@ -7,8 +7,10 @@ import { dot } from './problem.js'
  *
  * @example
  * import { either as E } from 'fp-ts'
- * import { prepareSoftmax, type SoftmaxModel } from '@sonde/inverse-classification'
- * declare const model: SoftmaxModel
+ * import { SoftmaxRegression } from '@sonde/models'
+ * import { prepareSoftmax } from '@sonde/inverse-classification'
+ *
+ * const model = SoftmaxRegression.random(784, 10, 1)
  * const prepared = prepareSoftmax(model) // cheap: nothing of M is computed yet
  * if (E.isRight(prepared)) {
  *   const m03 = prepared.right.gram.entry(0, 3) // w₀·w₃, from row 0 (computed now, then kept)

@@ -30,6 +30,8 @@ const logit = (p: number): number => Math.log(p / (1 - p))
  * point that misses it.
  *
  * @example
+ * import { inverseLogistic } from '@sonde/inverse-classification'
+ *
  * const r = inverseLogistic({ weights: Float64Array.of(1, -2), bias: 0.5 }, Float64Array.of(0, 1), { target: 1, probability: 0.9, domain: { lower: -1, upper: 1 } })
  * // Right({ x, distance, kktResidual, iterations, activeClasses: [0], multipliers, queries: noQueries, seed: 0 })
  */

@@ -131,10 +131,15 @@ const options = z
  * features, and images of x0 and the counterfactual when x0 is a square image with values in [0, 1].
  *
  * @example
- * const registry = makeRegistry([inverseClassificationProbe])
+ * import { fromRows, makeContext, makeRegistry, runProbe, toPromise } from '@sonde/oracle'
+ * import { SoftmaxRegression } from '@sonde/models'
+ * import { inverseClassificationProbe } from '@sonde/inverse-classification'
+ *
+ * const registry = makeRegistry([inverseClassificationProbe]) // Right(Registry)
+ * const oracle = new SoftmaxRegression({ weights: fromRows([[1, 0], [0, 1]]), bias: Float64Array.of(0, 0) }, { domain: { lower: 0, upper: 1 } })
  * const opts = { x0: [0.1, 0.9], surrogate: { weights: [[1, 0], [0, 1]], bias: [0, 0] }, target: 0, domain: { lower: 0, upper: 1 } }
  * const result = await toPromise(runProbe(inverseClassificationProbe, oracle, opts, makeContext({ seed: 0 })))
- * inverseClassificationProbe.report(result).headline
+ * const { headline } = inverseClassificationProbe.report(result)
  */
 export const inverseClassificationProbe: Probe<Oracle, InverseProbeOptions, CounterfactualResult> = {
   id: 'sonde/inverse-classification',

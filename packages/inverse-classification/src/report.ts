@@ -52,8 +52,12 @@ const malformed = (r: CounterfactualResult): string | undefined => {
  * A value that is not a counterfactual result gets a report saying so (it never throws).
  *
  * @example
+ * // fragment: a counterfactual found earlier
+ * import { counterfactualReport, type CounterfactualResult } from '@sonde/inverse-classification'
+ *
+ * declare const result: CounterfactualResult
  * const report = counterfactualReport(result)
- * report.headline // 'The oracle puts a point at L2 distance 2.31 from x0 in class 8: …'
+ * const { headline } = report // 'The oracle puts a point at L2 distance 2.31 from x0 in class 8: …'
  */
 export const counterfactualReport = (r: CounterfactualResult, probe = 'sonde/inverse-classification'): ProbeReport => {
   const bad = malformed(r)

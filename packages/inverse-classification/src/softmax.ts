@@ -39,8 +39,10 @@ export interface PreparedSoftmax {
  * and keep them for the next ones. Call `prepared.gram.full()` to pay for all of M up front.
  *
  * @example
- * import { prepareSoftmax, type SoftmaxModel } from '@sonde/inverse-classification'
- * declare const model: SoftmaxModel
+ * import { SoftmaxRegression } from '@sonde/models'
+ * import { prepareSoftmax } from '@sonde/inverse-classification'
+ *
+ * const model = SoftmaxRegression.random(784, 10, 1) // any { weights: K×D Matrix, bias }
  * const prepared = prepareSoftmax(model) // Either<ProbeError, PreparedSoftmax>
  */
 export const prepareSoftmax = (model: SoftmaxModel): E.Either<ProbeError, PreparedSoftmax> => {
@@ -410,8 +412,15 @@ export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: numb
  * with a box is always exact.
  *
  * @example
- * const r = inverseSoftmax(model, x0, { target: 3, probability: 0.9 })
- * const r2 = inverseSoftmax(prepared, x0, { target: 8, domain: { lower: 0, upper: 1 } })
+ * import { either as E } from 'fp-ts'
+ * import { SoftmaxRegression } from '@sonde/models'
+ * import { inverseSoftmax, prepareSoftmax } from '@sonde/inverse-classification'
+ *
+ * const model = SoftmaxRegression.random(784, 10, 1)
+ * const x0 = new Float64Array(784).fill(0.5)
+ * const r = inverseSoftmax(model, x0, { target: 3, probability: 0.9 }) // Right({ x, distance, kktResidual, … })
+ * const prepared = prepareSoftmax(model) // reuse it for many queries
+ * const r2 = E.isRight(prepared) ? inverseSoftmax(prepared.right, x0, { target: 8, domain: { lower: 0, upper: 1 } }) : prepared
  */
 export const inverseSoftmax = (
   model: SoftmaxModel | PreparedSoftmax,
@@ -440,7 +449,13 @@ export const inverseSoftmax = (
  * fails the whole batch.
  *
  * @example
- * const results = inverseSoftmaxBatch(model, testDigits, { target: 8, domain: { lower: 0, upper: 1 } })
+ * import { matrix } from '@sonde/oracle'
+ * import { SoftmaxRegression } from '@sonde/models'
+ * import { inverseSoftmaxBatch } from '@sonde/inverse-classification'
+ *
+ * const model = SoftmaxRegression.random(784, 10, 1)
+ * const x0s = matrix(4, 784, new Float64Array(4 * 784).fill(0.5)) // one input per row
+ * const results = inverseSoftmaxBatch(model, x0s, { target: 8, domain: { lower: 0, upper: 1 } }) // Right([an Either per row])
  */
 export const inverseSoftmaxBatch = (
   model: SoftmaxModel | PreparedSoftmax,

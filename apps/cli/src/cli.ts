@@ -92,7 +92,16 @@ const constraintsOf = (s: Record<string, unknown>): string =>
     .filter((x) => x !== '')
     .join(', ')
 
-/** `sonde describe`'s text: one block per option — type, default, constraints, required, description. */
+/**
+ * `sonde describe`'s text: one block per option — type, default, constraints, required, description.
+ *
+ * @example
+ * import { describeProbe } from '@sonde/oracle'
+ * import { copyingProbe } from '@sonde/copying'
+ * import { describeText } from '@sonde/cli'
+ *
+ * const text = describeText(describeProbe(copyingProbe)) // 'sonde/copying — copy a classifier …\nrequires: labels\n\noptions:\n  budget …'
+ */
 export const describeText = (schema: JsonSchema): string => {
   const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>
   const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : [])
@@ -147,6 +156,9 @@ const runFlags = (o: ModelOpts) => ({
  * `process.exit` itself except on a second Ctrl-C.
  *
  * @example
+ * // fragment: reads the process's command line
+ * import { main } from '@sonde/cli'
+ *
  * process.exitCode = await main(process.argv)
  */
 export const main = async (argv: readonly string[], io: RunIo = { out: (t) => void process.stdout.write(`${t}\n`), err: (t) => void process.stderr.write(`${t}\n`), tty: process.stderr.isTTY === true }, cwd = process.cwd()): Promise<number> => {

@@ -10,6 +10,11 @@ import type { ProbeError } from '@sonde/oracle'
  * - `transport` 3 — the model could not be reached, after the retries;
  * - `budget` 4 — `BudgetExhausted`: the run spent its `--budget` (a partial report is written);
  * - `interrupted` 130 — Ctrl-C (SIGINT): stopped within a second, with a partial report.
+ *
+ * @example
+ * import { exitCodes, type ExitCode } from '@sonde/cli'
+ *
+ * const spent: ExitCode = exitCodes.budget // 4: the run spent its --budget; a partial report was written
  */
 export const exitCodes = { ok: 0, failed: 1, usage: 2, transport: 3, budget: 4, interrupted: 130 } as const
 

@@ -70,6 +70,14 @@ figure.table table{border-collapse:collapse;background:#fff;font-size:.85rem}fig
  * The report as one self-contained HTML page (no script, no external request: charts are inline SVG, images
  * data URIs): the headline and findings first, then what was run, then per probe (per section for an audit)
  * its metrics, tables, plots and pictures. Metric values carry their JSON value in `data-value`.
+ *
+ * @example
+ * // fragment: needs a run's report.json
+ * import { readFileSync } from 'node:fs'
+ * import { renderHtml, type RunDocument } from '@sonde/cli'
+ *
+ * const doc = JSON.parse(readFileSync('out/report.json', 'utf8')) as RunDocument
+ * const html = renderHtml(doc) // '<!doctype html>…'
  */
 export const renderHtml = (doc: RunDocument): string => {
   const r = doc.report

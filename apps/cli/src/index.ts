@@ -4,7 +4,9 @@
  *
  * @example
  * import { main } from '@sonde/cli'
- * process.exitCode = await main(['node', 'sonde', 'list'])
+ *
+ * const lines: string[] = []
+ * const code = await main(['node', 'sonde', 'list'], { out: (t) => lines.push(t), err: (t) => lines.push(t), tty: false }) // 0; lines name every probe
  */
 export { main, describeText } from './cli.js'
 export { executeRun, type RunRequest, type RunIo } from './run.js'

@@ -45,6 +45,13 @@ const numberPattern = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/
  * The value of one `--set key=value`, typed by what the probe's JSON Schema says the key holds: numbers for
  * `number`/`integer`, `true`/`false` for `boolean`, JSON for arrays and objects, the text itself for strings.
  * Where the text does not fit (e.g. `budget=ten`), it is an issue naming the path and what was expected.
+ *
+ * @example
+ * import { typedValue } from '@sonde/cli'
+ *
+ * const budget = typedValue('500', { type: 'integer' }, 'options.budget') // Right(500)
+ * const hidden = typedValue('[64, 32]', { type: 'array', items: { type: 'integer' } }, 'options.hidden') // Right([64, 32])
+ * const bad = typedValue('ten', { type: 'integer' }, 'options.budget') // Left({ path: 'options.budget', message: … })
  */
 export const typedValue = (text: string, sub: unknown, path: string): E.Either<Issue, Json> => {
   const types = typesOf(sub)
@@ -93,7 +100,11 @@ const setPath = (target: Record<string, Json>, path: readonly string[], value: J
  * `--set` is listed, with its path (`options.budget: is "ten"; expected an integer`).
  *
  * @example
- * rawOptions(describeProbe(copyingProbe), undefined, ['budget=500', 'copy=softmax']) // Right({ budget: 500, copy: 'softmax' })
+ * import { describeProbe } from '@sonde/oracle'
+ * import { copyingProbe } from '@sonde/copying'
+ * import { rawOptions } from '@sonde/cli'
+ *
+ * const options = rawOptions(describeProbe(copyingProbe), undefined, ['budget=500', 'copy=softmax']) // Right({ budget: 500, copy: 'softmax' })
  */
 export const rawOptions = (schema: JsonSchema, file: string | undefined, sets: readonly string[]): E.Either<InvalidOptions, Record<string, unknown>> => {
   const issues: Issue[] = []

@@ -6,7 +6,10 @@ import { encodePng as encode } from '@sonde/datasets'
  * `@sonde/datasets`' `encodePng`.
  *
  * @example
- * encodePng(2, 1, 1, [0, 1]).subarray(1, 4).toString() // 'PNG'
+ * import { encodePng } from '@sonde/cli'
+ *
+ * const png = encodePng(2, 1, 1, [0, 1]) // a black and a white pixel
+ * const signature = png.subarray(1, 4).toString() // 'PNG'
  */
 export const encodePng = (width: number, height: number, channels: 1 | 3, pixels: ArrayLike<number>): Buffer => {
   const bytes = encode(pixels, width, height, channels)

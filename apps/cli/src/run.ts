@@ -88,6 +88,13 @@ const rowsOf = (x: Matrix): number => (x !== null && typeof x === 'object' && Nu
  * disk before the probe sees it and a rerun with the same `--out` is answered from the journal for every row it
  * holds (the budget counts those rows as spent). Ctrl-C aborts the run (exit 130) within a second; the report
  * files are written whatever the outcome.
+ *
+ * @example
+ * // fragment: needs a model and writes the run's folder
+ * import { executeRun, type RunRequest } from '@sonde/cli'
+ *
+ * declare const request: RunRequest
+ * const code = await executeRun(request, { out: (t) => console.log(t), err: (t) => console.error(t), tty: false }) // an ExitCode
  */
 export const executeRun = async (req: RunRequest, io: RunIo): Promise<ExitCode> => {
   const startedAt = new Date()

@@ -76,6 +76,11 @@ export const bins = (values: readonly number[]): { lo: number; hi: number; count
 /**
  * A report figure (line, scatter, bar or histogram) as one inline SVG element, drawn from its data alone:
  * axes with round ticks, a legend for several series. Images are not drawn here (see the HTML report).
+ *
+ * @example
+ * import { chartSvg } from '@sonde/cli'
+ *
+ * const svg = chartSvg({ kind: 'histogram', title: 'margins', xLabel: 'logit margin', values: [0.1, 0.4, 0.35, 0.8, 1.2] }) // '<svg …>…</svg>'
  */
 export const chartSvg = (f: Exclude<ReportFigure, { kind: 'image' } | { kind: 'png' }>): string => {
   const xr: [number, number] = [M.left, W - M.right]

@@ -3,7 +3,17 @@ import { join } from 'node:path'
 import type * as tf from '@tensorflow/tfjs'
 import { modelFromArtifacts, modelToArtifacts } from '@sonde/models/tfjs'
 
-/** Load a model from `dir` if it is there, else train it and save it there. */
+/**
+ * Load a model from `dir` if it is there, else train it and save it there.
+ *
+ * @example
+ * // fragment: reads and writes a folder, trains with tfjs; the demo app's own module (not a published package)
+ * import type * as tf from '@tensorflow/tfjs'
+ * import { cachedModel } from '@sonde/demo/src/model-cache'
+ *
+ * declare const train: () => Promise<tf.LayersModel>
+ * const { model, fromCache } = await cachedModel('.cache/demo-mlp', train)
+ */
 export const cachedModel = async (
   dir: string,
   train: () => Promise<tf.LayersModel>,

@@ -83,8 +83,16 @@ const readBody = (req: IncomingMessage, limit: number): Promise<string> =>
  * at most.
  *
  * @example
+ * // fragment: needs a trained tfjs model; the demo app's own module (not a published package)
+ * import type * as tf from '@tensorflow/tfjs'
+ * import { toPromise } from '@sonde/oracle'
+ * import { fromHttp } from '@sonde/oracle/http'
+ * import { serveTfjsModel } from '@sonde/demo/src/server'
+ *
+ * declare const model: tf.LayersModel
  * const served = await serveTfjsModel(model, { name: 'mnist-mlp' })
- * // sonde audit --endpoint ${served.url} --protocol open-inference --model mnist-mlp --budget 5000
+ * // or from a shell: sonde audit --endpoint ${served.url} --protocol open-inference --model mnist-mlp --budget 5000
+ * const remote = await toPromise(fromHttp({ protocol: 'open-inference', url: served.url, model: 'mnist-mlp' }))
  * await served.close()
  */
 export const serveTfjsModel = async (model: tf.LayersModel, o: ServeOptions): Promise<ServedModel> => {

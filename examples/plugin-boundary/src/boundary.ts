@@ -65,8 +65,15 @@ const along = (x0: Float64Array, dirs: readonly Float64Array[], t: readonly numb
  * |w·x0 + b| / |w·u| for the class pair, which the plugin's test checks.
  *
  * @example
- * const r = await toPromise(boundaryDistance(oracle, x0, { directions: 16, maxRadius: 10, steps: 30, seed: 1 }))
- * r.nearest // the smallest distance found
+ * import { fromFunction, toPromise } from '@sonde/oracle'
+ * import { boundaryDistance } from 'sonde-plugin-boundary'
+ *
+ * // label 1 where 3x₀ − 4x₁ + 2 > 0: (1, 1) is |3 − 4 + 2| / 5 = 0.2 from the boundary
+ * const oracle = fromFunction({ id: 'half-plane', inputDim: 2, numClasses: 2, output: 'label' }, (x) =>
+ *   Int32Array.from({ length: x.rows }, (_, i) => (3 * x.data[2 * i]! - 4 * x.data[2 * i + 1]! + 2 > 0 ? 1 : 0)),
+ * )
+ * const r = await toPromise(boundaryDistance(oracle, Float64Array.of(1, 1), { directions: 16, maxRadius: 10, steps: 30, seed: 1 }))
+ * const nearest = r.nearest // the smallest distance found along the 16 directions: ≥ 0.2
  */
 export const boundaryDistance = (oracle: Oracle, x0: Float64Array, o: BoundaryOptions): TE.TaskEither<ProbeError, BoundaryResult> =>
   async () => {
@@ -122,7 +129,13 @@ const options = z
  * The plugin's probe: {@link boundaryDistance} driven by JSON options, with a report.
  *
  * @example
- * await toPromise(runProbe(boundaryProbe, oracle, { x0: [0, 0], directions: 8 }, makeContext({ seed: 1 })))
+ * // fragment: needs an oracle
+ * import { makeContext, runProbe, toPromise, type Oracle } from '@sonde/oracle'
+ * import { boundaryProbe } from 'sonde-plugin-boundary'
+ *
+ * declare const oracle: Oracle
+ * const r = await toPromise(runProbe(boundaryProbe, oracle, { x0: [0, 0], directions: 8 }, makeContext({ seed: 1 })))
+ * const { headline } = boundaryProbe.report(r)
  */
 export const boundaryProbe: Probe<Oracle, z.output<typeof options>, BoundaryResult> = {
   id: 'sonde-plugin-boundary/distance',

@@ -6,7 +6,10 @@ import { boundaryProbe } from './boundary.js'
  * registers them beside the built-ins: `makeRegistry([...builtinProbes, ...probes])`.
  *
  * @example
+ * import { builtinProbes } from 'sonde'
+ * import { makeRegistry } from '@sonde/oracle'
  * import { probes } from 'sonde-plugin-boundary'
- * const registry = makeRegistry([...builtinProbes, ...probes])
+ *
+ * const registry = makeRegistry([...builtinProbes, ...probes]) // Right: the built-ins and 'sonde-plugin-boundary/distance'
  */
 export const probes = [boundaryProbe] as const

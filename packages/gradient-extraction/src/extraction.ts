@@ -45,7 +45,11 @@ export interface Extraction<M extends Oracle> {
  * standard normal otherwise (`randomQueries` of `@sonde/oracle`, seeded). `InvalidOptions` for a bad count or seed.
  *
  * @example
- * const x = randomPoints(oracle, 100, 7) // Right(Matrix with 100 rows)
+ * import { SoftmaxRegression } from '@sonde/models'
+ * import { randomPoints } from '@sonde/gradient-extraction'
+ *
+ * const oracle = SoftmaxRegression.random(4, 3, 1, { domain: { lower: 0, upper: 1 } })
+ * const x = randomPoints(oracle, 100, 7) // Right(Matrix with 100 rows, uniform in [0, 1]⁴)
  */
 export const randomPoints = (oracle: Oracle, count: number, seed: number): E.Either<InvalidOptions, Matrix> => {
   const s = validateSeed(seed, 'seed')
@@ -83,8 +87,14 @@ const pointsOf = (original: Oracle, points: unknown): E.Either<ProbeError, { x: 
  * (shape, finiteness) before they are compared; `queries` counts what the original was asked.
  *
  * @example
- * const fid = await toPromise(compareOracles(victim, extracted.model, { count: 1000, seed: 2 }))
- * fid.agreement, fid.maxRelativeError
+ * import { toPromise } from '@sonde/oracle'
+ * import { SoftmaxRegression } from '@sonde/models'
+ * import { compareOracles } from '@sonde/gradient-extraction'
+ *
+ * const victim = SoftmaxRegression.random(4, 3, 1)
+ * const copy = SoftmaxRegression.random(4, 3, 2)
+ * const fid = await toPromise(compareOracles(victim, copy, { count: 1000, seed: 2 }))
+ * const { agreement, maxRelativeError } = fid // label agreement; score errors (both reveal logits)
  */
 export const compareOracles = (original: Oracle, copy: Oracle, points: FidelityPoints): TE.TaskEither<ProbeError, Fidelity> =>
   guarded('compareOracles', async () => {

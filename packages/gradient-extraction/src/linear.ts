@@ -40,8 +40,13 @@ const referencePoint = (info: OracleInfo): Float64Array => {
  * `fidelity()` on points you care about; a nonlinear oracle yields its local linearisation at the reference point.
  *
  * @example
+ * import { toPromise } from '@sonde/oracle'
+ * import { SoftmaxRegression } from '@sonde/models'
+ * import { extractLinear } from '@sonde/gradient-extraction'
+ *
+ * const explanationApi = SoftmaxRegression.random(784, 10, 1) // reveals logits and their gradients
  * const ex = await toPromise(extractLinear(explanationApi))
- * ex.queries // { predictRows: 1, gradientRows: K, calls: 2, cacheHits: 0 }
+ * const { queries } = ex // { predictRows: 1, gradientRows: 10, calls: 2, cacheHits: 0 }
  */
 export const extractLinear = (oracle: GradientOracle, options: LinearExtractionOptions = {}): TE.TaskEither<ProbeError, LinearExtraction> =>
   guarded('extractLinear', async () => {

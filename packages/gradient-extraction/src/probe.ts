@@ -50,8 +50,13 @@ export interface LinearExtractionProbeResult extends LinearExtraction {
  * `verifyPoints` random points (value rows, drawn with the context's seed).
  *
  * @example
+ * import { makeContext, runProbe, toPromise } from '@sonde/oracle'
+ * import { SoftmaxRegression } from '@sonde/models'
+ * import { linearExtractionProbe } from '@sonde/gradient-extraction'
+ *
+ * const explanationApi = SoftmaxRegression.random(784, 10, 1)
  * const r = await toPromise(runProbe(linearExtractionProbe, explanationApi, { verifyPoints: 8 }, makeContext({ seed: 1 })))
- * r.verification?.maxRelativeError // ~1e-15 for a linear model
+ * const error = r.verification?.maxRelativeError // ~1e-15 for a linear model
  */
 export const linearExtractionProbe: Probe<GradientOracle, LinearExtractionProbeOptions, LinearExtractionProbeResult> = {
   id: 'sonde/gradient-extraction/linear',
@@ -84,7 +89,13 @@ export type ReluExtractionProbeOptions = z.output<typeof reluOptions>
  * context. It requires gradients, and logits too with `hiddenBias: true` (the default).
  *
  * @example
- * await toPromise(runProbe(reluExtractionProbe, explanationApi, { budget: 50_000 }, makeContext({ seed: 1 })))
+ * import { makeContext, runProbe, toPromise } from '@sonde/oracle'
+ * import { randomTwoLayerRelu } from '@sonde/models'
+ * import { reluExtractionProbe } from '@sonde/gradient-extraction'
+ *
+ * const explanationApi = randomTwoLayerRelu({ inputDim: 20, hidden: 4, seed: 1 })
+ * const r = await toPromise(runProbe(reluExtractionProbe, explanationApi, { budget: 50_000 }, makeContext({ seed: 1 })))
+ * const { hidden } = r.model // 4
  */
 export const reluExtractionProbe: Probe<GradientOracle, ReluExtractionProbeOptions, ReluExtraction> = {
   id: 'sonde/gradient-extraction/relu',
@@ -173,7 +184,13 @@ const takeRows = (m: Matrix, rows: ArrayLike<number>): Matrix => {
  * when `lambda > 0`, and logits with `fit: 'logits'`.
  *
  * @example
- * await toPromise(runProbe(gradientMatchingProbe, explanationApi, { pool, budget: 50 }, makeContext({ seed: 1 })))
+ * // fragment: loads tfjs when it runs; an explanation API and unlabelled inputs as rows of numbers
+ * import { makeContext, runProbe, toPromise, type GradientOracle } from '@sonde/oracle'
+ * import { gradientMatchingProbe } from '@sonde/gradient-extraction'
+ *
+ * declare const explanationApi: GradientOracle
+ * declare const pool: number[][]
+ * const r = await toPromise(runProbe(gradientMatchingProbe, explanationApi, { pool, budget: 50 }, makeContext({ seed: 1 })))
  */
 export const gradientMatchingProbe: Probe<Oracle, GradientMatchingProbeOptions, GradientMatchingProbeResult> = {
   id: 'sonde/gradient-extraction/gradient-matching',

@@ -755,10 +755,10 @@ const mergeUnits = (nets: readonly ScalarNet[], d: number): Network => {
  * import { randomTwoLayerRelu } from '@sonde/models'
  * import { extractReluNetwork } from '@sonde/gradient-extraction'
  *
- * const victim = randomTwoLayerRelu({ inputDim: 784, hidden: 32, numClasses: 10, seed: 1 })
+ * const victim = randomTwoLayerRelu({ inputDim: 100, hidden: 8, numClasses: 3, seed: 1 })
  * const ex = await toPromise(extractReluNetwork(victim, { seed: 1 }))
- * ex.model.hidden // 32: the minimal network
- * ex.queries.gradientRows // ≈ 350, against 2·h·log₂h + K·(h + 1) = 650
+ * ex.model.hidden // 8: the minimal network
+ * ex.queries.gradientRows // 33, against 2·h·log₂h + K·(h + 1) = 75
  */
 export const extractReluNetwork = (oracle: GradientOracle, options: ReluExtractionOptions): TE.TaskEither<ProbeError, ReluExtraction> =>
   guarded('extractReluNetwork', async () => {

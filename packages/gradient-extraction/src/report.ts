@@ -42,7 +42,11 @@ const weightImage = (title: string, w: ArrayLike<number>, shape: readonly number
  * The report of {@link linearExtractionProbe}.
  *
  * @example
- * const report = linearExtractionProbe.report(result) // JSON: headline, metrics, a table per class
+ * // fragment: a finished run of linearExtractionProbe
+ * import { linearReport, type LinearExtractionProbeResult } from '@sonde/gradient-extraction'
+ *
+ * declare const result: LinearExtractionProbeResult
+ * const report = linearReport(result) // = linearExtractionProbe.report(result): headline, metrics, a table per class
  */
 export const linearReport = (r: LinearExtractionProbeResult): ProbeReport => {
   const m = r.model
@@ -110,7 +114,11 @@ export const linearReport = (r: LinearExtractionProbeResult): ProbeReport => {
  * The report of {@link reluExtractionProbe}.
  *
  * @example
- * const report = reluExtractionProbe.report(result) // JSON: headline, metrics, a table per hidden unit
+ * // fragment: a finished extraction
+ * import { reluReport, type ReluExtraction } from '@sonde/gradient-extraction'
+ *
+ * declare const result: ReluExtraction
+ * const report = reluReport(result) // = reluExtractionProbe.report(result): headline, metrics, a table per hidden unit
  */
 export const reluReport = (r: ReluExtraction): ProbeReport => {
   const m = r.model
@@ -188,7 +196,11 @@ export const reluReport = (r: ReluExtraction): ProbeReport => {
  * The report of {@link gradientMatchingProbe}.
  *
  * @example
- * const report = gradientMatchingProbe.report(result) // JSON: headline (agreement), metrics, the loss curve
+ * // fragment: a finished run of gradientMatchingProbe
+ * import { matchingReport, type GradientMatchingProbeResult } from '@sonde/gradient-extraction'
+ *
+ * declare const result: GradientMatchingProbeResult
+ * const report = matchingReport(result) // = gradientMatchingProbe.report(result): headline (agreement), metrics, the loss curve
  */
 export const matchingReport = (r: GradientMatchingProbeResult): ProbeReport => {
   const what = r.lambda > 0 ? `${r.fit} and gradient explanations` : `${r.fit} alone (no explanations, lambda 0)`

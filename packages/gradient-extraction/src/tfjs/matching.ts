@@ -105,8 +105,14 @@ export const matchingLoss = (
  * `TrainingFailed` (the copy is disposed).
  *
  * @example
+ * // fragment: loads tfjs; an explanation API and unlabelled inputs
+ * import { toPromise, type GradientOracle, type Matrix } from '@sonde/oracle'
+ * import { gradientMatchingCopy } from '@sonde/gradient-extraction/tfjs'
+ *
+ * declare const explanationApi: GradientOracle
+ * declare const unlabelledDigits: Matrix
  * const r = await toPromise(gradientMatchingCopy(explanationApi, unlabelledDigits, { budget: 50, seed: 1 }))
- * r.queries // { predictRows: 50, gradientRows: 50, calls: 2, cacheHits: 0 }
+ * const { queries } = r // { predictRows: 50, gradientRows: 50, calls: 2, cacheHits: 0 }
  */
 export const gradientMatchingCopy = (oracle: Oracle, pool: Matrix | undefined, options: GradientMatchingOptions): TE.TaskEither<ProbeError, GradientMatchingResult> =>
   guarded('gradientMatchingCopy', async () => {

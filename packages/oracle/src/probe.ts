@@ -76,10 +76,10 @@ export const makeContext = (c: {
  * The capabilities `probe` needs with these (decoded) options.
  *
  * @example
- * import { requirementsOf } from '@sonde/oracle'
+ * import { requirementsOf, type Requirements } from '@sonde/oracle'
  *
- * const probe = { requires: (o: { readonly mode: 'labels' | 'gradients' }) => (o.mode === 'gradients' ? (['gradients'] as const) : (['labels'] as const)) }
- * const needed = requirementsOf(probe, { mode: 'gradients' }) // ['gradients']
+ * const requires: Requirements<{ readonly mode: 'labels' | 'gradients' }> = (o) => (o.mode === 'gradients' ? ['labels', 'gradients'] : ['labels'])
+ * const needed = requirementsOf({ requires }, { mode: 'gradients' }) // ['labels', 'gradients']
  */
 export const requirementsOf = <Opts>(probe: { readonly requires: Requirements<Opts> }, options: Opts): readonly Capability[] =>
   typeof probe.requires === 'function' ? probe.requires(options) : probe.requires

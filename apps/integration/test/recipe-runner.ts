@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { expect, it } from 'vitest'
 
@@ -15,11 +15,16 @@ export const recipesOf = (tier: 'fast' | 'slow'): string[] =>
     .filter((f) => isSlow(f) === (tier === 'slow'))
     .sort()
 
-/** One test per recipe: it runs against the built packages in plain Node (tsx) and prints `recipe ok`. */
+/**
+ * One test per recipe: it runs against the built packages in plain Node (tsx) and prints `recipe ok`. What it
+ * printed is kept in `docs/recipes/output/<name>.stdout.txt`, where the docs site's recipe pages read it.
+ */
 export const recipeTests = (files: readonly string[], timeout: number): void => {
   for (const file of files) {
     it(`${file} runs to completion`, { timeout }, () => {
       const out = execFileSync(process.execPath, ['--import', 'tsx', join('docs/recipes', file)], { cwd: root, encoding: 'utf8' })
+      mkdirSync(join(root, 'docs/recipes/output'), { recursive: true })
+      writeFileSync(join(root, 'docs/recipes/output', file.replace(/\.ts$/, '.stdout.txt')), out)
       expect(out).toContain('recipe ok')
     })
   }

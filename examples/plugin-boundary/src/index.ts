@@ -1,4 +1,5 @@
 export { boundaryDistance, boundaryProbe, type BoundaryOptions, type BoundaryResult } from './boundary.js'
+export { fromVendorClient, type VendorClient, type VendorOptions } from './vendor.js'
 import { boundaryProbe } from './boundary.js'
 
 /**

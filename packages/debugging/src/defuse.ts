@@ -120,8 +120,15 @@ const askLabels = async (oracle: Oracle, x: Matrix): Promise<E.Either<ProbeError
  * comes once per oracle call; an abort (`options.signal`) ends it with `Aborted` before the next call.
  *
  * @example
+ * // fragment: a label-only oracle, a generator (e.g. trainVae) and labelled inputs
+ * import { toPromise, type Matrix, type Oracle } from '@sonde/oracle'
+ * import { findMisclassifications, type Generator } from '@sonde/debugging'
+ *
+ * declare const oracle: Oracle
+ * declare const vae: Generator
+ * declare const digits: { x: Matrix; y: Int32Array }
  * const found = await toPromise(findMisclassifications(oracle, vae, digits.x, digits.y, { seed: 1, budget: 2000 }))
- * found.queries.predictRows // ≤ 2000
+ * const spent = found.queries.predictRows // ≤ 2000
  */
 export const findMisclassifications = (
   oracle: Oracle,
@@ -278,6 +285,11 @@ const regionIssues = (o: Partial<RegionOptions>, d: number | undefined, prefix: 
  * Progress and abort per mixture sweep (`options.progress`, `options.signal`).
  *
  * @example
+ * // fragment: the result of findMisclassifications
+ * import { toPromise } from '@sonde/oracle'
+ * import { findMisclassificationRegions, type Identification } from '@sonde/debugging'
+ *
+ * declare const found: Identification
  * const { regions } = await toPromise(findMisclassificationRegions(found.codes, { seed: 1 }))
  */
 export const findMisclassificationRegions = (codes: Matrix, options: RegionOptions): TE.TaskEither<ProbeError, Regions> => {
@@ -324,6 +336,11 @@ const childSeed = (seed: number, multiplier: number, salt: number): number => {
  * malformed answer is `PluginFailed`.
  *
  * @example
+ * // fragment: regions found earlier and their generator
+ * import { regionSamples, type Generator, type Region } from '@sonde/debugging'
+ *
+ * declare const regions: readonly Region[]
+ * declare const vae: Generator
  * const images = regionSamples(regions[0]!, vae, 16, 1, { lower: 0, upper: 1 }) // Either<ProbeError, Matrix>
  */
 export const regionSamples = (region: Region, generator: Generator, count: number, seed: number, domain?: Domain): E.Either<ProbeError, Matrix> => {
@@ -368,7 +385,12 @@ export type RegionLabeller = (samples: Matrix, region: Region) => number | undef
  * `undefined` (skip the region) when fewer than `agreement` of them agree.
  *
  * @example
- * const labeller = majorityLabeller((images) => labelsOf(referenceModel, images), { agreement: 0.8 })
+ * // fragment: a reference classifier you trust
+ * import { toPromise, type Oracle } from '@sonde/oracle'
+ * import { majorityLabeller } from '@sonde/debugging'
+ *
+ * declare const referenceModel: Oracle
+ * const labeller = majorityLabeller(async (images) => (await toPromise(referenceModel.predict(images))).labels, { agreement: 0.8 })
  */
 export const majorityLabeller =
   (label: (samples: Matrix) => Int32Array | Promise<Int32Array>, options: { readonly agreement?: number } = {}): RegionLabeller =>
@@ -402,6 +424,13 @@ export interface LabelRegionsOptions extends RunControl {
  * a guard (a throw, or an answer that is not a class index, is `PluginFailed`); an abort is seen between regions.
  *
  * @example
+ * // fragment: regions found earlier, their generator, and a person to ask
+ * import { toPromise, type Matrix } from '@sonde/oracle'
+ * import { labelRegions, type Generator, type Region } from '@sonde/debugging'
+ *
+ * declare const regions: readonly Region[]
+ * declare const vae: Generator
+ * declare const askAPerson: (images: Matrix) => Promise<number | undefined> // a class, or undefined to skip the region
  * const labelled = await toPromise(labelRegions(regions, vae, (images) => askAPerson(images), { seed: 1 }))
  */
 export const labelRegions = (
@@ -486,7 +515,16 @@ export type CorrectionReport = CorrectionResult
  * non-finite, the model gets its weights from before back (`Aborted`, `TrainingFailed`).
  *
  * @example
- * await toPromise(correctModel(model, train, labelled, vae, { seed: 1 }))
+ * // fragment: a trainable tfjs classifier, its training set, labelled regions and their generator
+ * import type { LayersModel } from '@tensorflow/tfjs'
+ * import { toPromise, type Matrix } from '@sonde/oracle'
+ * import { correctModel, type Generator, type LabelledRegion } from '@sonde/debugging'
+ *
+ * declare const model: LayersModel // logits out
+ * declare const train: { x: Matrix; y: Int32Array }
+ * declare const labelled: readonly LabelledRegion[]
+ * declare const vae: Generator
+ * const correction = await toPromise(correctModel(model, train, labelled, vae, { seed: 1 })) // fine-tunes model in place
  */
 export const correctModel = (
   model: tf.LayersModel,
@@ -701,6 +739,14 @@ export const defuseOptionsProblem = (options: DefuseOptions, cols: number, laten
  * ends the run with what was paid for (`stoppedEarly`).
  *
  * @example
+ * // fragment: a label-only black box, a generator trained on its inputs (trainVae) and labelled inputs
+ * import { toPromise, type Matrix, type Oracle } from '@sonde/oracle'
+ * import { defuse, type Generator } from '@sonde/debugging'
+ *
+ * declare const blackBox: Oracle
+ * declare const vae: Generator
+ * declare const digits: Matrix
+ * declare const labels: Int32Array
  * const result = await toPromise(defuse(blackBox, vae, { x: digits, y: labels }, { seed: 1, imageShape: [28, 28] }))
  * for (const r of result.regions) console.log(r.sourceLabel, '→', r.predictedLabel, r.errorRate)
  */

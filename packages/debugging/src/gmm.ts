@@ -195,8 +195,13 @@ const kmeansInit = (x: Matrix, k: number, rng: Rng): Int32Array => {
  * Progress (`'mixture sweeps'`) is reported and the abort signal checked between sweeps.
  *
  * @example
+ * // fragment: latent codes, e.g. findMisclassifications' `codes`
+ * import { toPromise, type Matrix } from '@sonde/oracle'
+ * import { fitDirichletProcessGmm } from '@sonde/debugging'
+ *
+ * declare const codes: Matrix
  * const gmm = await toPromise(fitDirichletProcessGmm(codes, { maxComponents: 20, seed: 1 }))
- * console.log(gmm.components.filter((c) => c.weight > 0.01).length)
+ * console.log(gmm.components.filter((c) => c.weight > 0.01).length) // the components the data need
  */
 export const fitDirichletProcessGmm = (x: Matrix, options: DpGmmOptions): TE.TaskEither<ProbeError, DpGmm> => {
   const bad = matrixProblem(x, 'x', { minRows: 2 })
@@ -396,7 +401,11 @@ const fit = async (x: Matrix, options: DpGmmOptions): Promise<E.Either<ProbeErro
  * carrying `InvalidInput`. Components from {@link fitDirichletProcessGmm} always satisfy it.
  *
  * @example
- * const z = sampleComponent(gmm.components[0]!, 16, createRng(1))
+ * import { createRng } from '@sonde/oracle'
+ * import { sampleComponent, type GmmComponent } from '@sonde/debugging'
+ *
+ * const component: GmmComponent = { weight: 1, mean: Float64Array.of(0, 0), covariance: Float64Array.of(1, 0, 0, 1), count: 100 }
+ * const z = sampleComponent(component, 16, createRng(1)) // 16 × 2 draws from N(0, I)
  */
 export const sampleComponent = (component: GmmComponent, count: number, rng: Rng): Matrix => {
   const c = component as Partial<GmmComponent> | null | undefined

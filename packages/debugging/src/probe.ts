@@ -315,6 +315,11 @@ export const defuseReport = (r: DefuseProbeResult): ProbeReport => {
  * predicted class) with sample pictures when the inputs are images.
  *
  * @example
+ * // fragment: a label-only black box for MNIST digits; trains a VAE (minutes)
+ * import { makeContext, runProbe, toPromise, type Oracle } from '@sonde/oracle'
+ * import { defuseProbe } from '@sonde/debugging'
+ *
+ * declare const blackBox: Oracle
  * const r = await toPromise(runProbe(defuseProbe, blackBox, { dataset: { name: 'mnist', sourceClass: 6 } }, makeContext({ seed: 1 })))
  * console.log(defuseProbe.report(r).headline)
  */

@@ -123,8 +123,14 @@ const toMatrix = (t: tf.Tensor): Matrix => {
  * parts are disposed. No oracle is queried (`queries` is zero).
  *
  * @example
+ * // fragment: trains a tfjs VAE (seconds to minutes)
+ * import { toPromise, type Matrix } from '@sonde/oracle'
+ * import { trainVae } from '@sonde/debugging'
+ *
+ * declare const digits: Matrix // one image per row, values in [0, 1]
  * const vae = await toPromise(trainVae(digits, { latentDim: 8, epochs: 20, seed: 1 }))
- * const z = vae.encode(someDigits); const back = vae.decode(z)
+ * const z = vae.encode(digits) // latent means, rows × 8
+ * const back = vae.decode(z) // reconstructions, rows × 784
  */
 export const trainVae = (data: Matrix, options: VaeOptions): TE.TaskEither<ProbeError, Vae> => {
   if (options === null || typeof options !== 'object') return TE.left(errors.invalidOptions([{ path: 'options', message: `is ${show(options)}; expected an object with epochs and seed` }]))

@@ -647,10 +647,20 @@ export interface DefuseOptions extends IdentificationOptions {
   readonly imageShape?: readonly [number, number]
   /**
    * Most label queries (rows) in all. Identification spends up to all of it (at most n·Q); the regions'
-   * samples take what is left, largest region first, `samplesPerRegion` each — a region they no longer
-   * fit is not measured (`unmeasuredRegions`). Default: no cap.
+   * samples take what is left, largest region first (by `share`), `samplesPerRegion` each — a region they
+   * no longer fit is not measured (`unmeasuredRegions`). Default: no cap.
    */
   readonly budget?: number
+  /**
+   * Cluster the kept codes of each source label in a mixture of their own (default `true`), or all of
+   * them in one (`false`: Defuse as published). With sources of one class the two are the same run. With
+   * sources of many classes — every held-out digit, when you do not know where the bug is — one mixture
+   * over all of them mixes the classes' errors into wide regions; one per source label keeps each
+   * region to one source class. Source labels with fewer than 2 kept codes form no region.
+   */
+  readonly groupBySource?: boolean
+  /** k of the k nearest encoded sources behind each region's `sourceLikeness` ({@link RegionReport.score}). Default 10. */
+  readonly neighbours?: number
 }
 
 /** One region as {@link defuse} reports it. */
@@ -672,19 +682,57 @@ export interface RegionReport {
   readonly errorRate: number
   /** @deprecated The same number as {@link RegionReport.errorRate}. */
   readonly purity: number
+  /**
+   * The region's part of all the kept misread codes: its mixture weight × its mixture's part of the kept
+   * codes (with one mixture, the weight). How much of what the search found lies here.
+   */
+  readonly share: number
+  /**
+   * Distinctness of the region from the class the model reads: over the region's fresh latent codes, the
+   * mean share of each code's k nearest encoded sources (`neighbours`, default 10; Euclidean distance in
+   * the generator's latent space) whose label is `sourceLabel`. Near 1: the region lies inside the source
+   * class's part of the latent space, among real inputs of that class, so the inputs still are that class
+   * and the model's other answer is an error. Near 0.5 or less: the region lies half-way to, or inside,
+   * another class — mostly perturbations that changed what the input is. Costs no query.
+   */
+  readonly sourceLikeness: number
+  /**
+   * The rank score of the region: `share × errorRate × sourceLikeness` — how much of the search lands
+   * here, how consistently the oracle misreads it, and how clearly it still belongs to the source class.
+   * A systematic bug scores high on all three; a region of the boundary between two classes (errors on
+   * half of it, half-way between them) scores low however large it is. {@link DefuseResult.ranked}
+   * orders the regions by it.
+   */
+  readonly score: number
   /** The samples tiled into one image (when `imageShape` was given), ready for `encodeGrayPng`. */
   readonly grid?: { readonly pixels: Float64Array; readonly width: number; readonly height: number }
+}
+
+/** One mixture {@link defuse} fitted: over the kept codes of one source label (or all of them). */
+export interface DefuseMixture {
+  /** The source label of the codes it clustered; `undefined` when `groupBySource` is `false`. */
+  readonly sourceLabel: number | undefined
+  /** Rows of `identification.codes` it clustered. */
+  readonly rows: Int32Array
+  readonly mixture: DpGmm
 }
 
 /** The result of {@link defuse}. */
 export interface DefuseResult {
   readonly identification: Identification
-  /** The measured regions, largest first. */
+  /**
+   * The measured regions, largest first (by `share`). Their `region.members` are rows of
+   * `identification.codes`; `region.id` is the component's index in its own mixture.
+   */
   readonly regions: readonly RegionReport[]
+  /** The same regions, highest {@link RegionReport.score} first (ties: larger share first): where to look first. */
+  readonly ranked: readonly RegionReport[]
   /** Regions found but not measured: the budget ran out, or the oracle stopped answering. */
   readonly unmeasuredRegions: number
-  /** The mixture fitted to the kept codes (absent when fewer than 2 were kept). */
+  /** The mixture fitted to the kept codes, when one mixture was fitted (absent when fewer than 2 were kept, or when there is one per source label). */
   readonly mixture?: DpGmm
+  /** Every mixture fitted: one per source label with ≥ 2 kept codes (`groupBySource`), or the one. */
+  readonly mixtures: readonly DefuseMixture[]
   /** Label queries spent in all: identification plus the regions' samples. */
   readonly queries: QueryUsage
   readonly seed: number
@@ -716,6 +764,8 @@ export const defuseOptionsProblem = (options: DefuseOptions, cols: number, laten
   const issues: Issue[] = []
   identificationSettings(o, issues)
   intIn(issues, 'options.samplesPerRegion', o.samplesPerRegion, 32, 1)
+  intIn(issues, 'options.neighbours', o.neighbours, 10, 1)
+  if (o.groupBySource !== undefined && typeof o.groupBySource !== 'boolean') issues.push({ path: 'options.groupBySource', message: `is ${show(o.groupBySource)}; expected true or false` })
   if (o.regions !== undefined && (o.regions === null || typeof o.regions !== 'object')) issues.push({ path: 'options.regions', message: `is ${show(o.regions)}; expected an object` })
   else issues.push(...regionIssues(optionsOf(o.regions), latentDim, 'options.regions'))
   const shape = o.imageShape as unknown
@@ -762,6 +812,7 @@ export const defuse = (
   const o = options
   const per = o.samplesPerRegion ?? 32
   const budget = o.budget ?? Number.POSITIVE_INFINITY
+  const byLabel = o.groupBySource ?? true
   const tracked = trackQueries(oracle)
   return F.pipe(
     findMisclassifications(tracked.oracle, generator, data.x, data.y, o),
@@ -769,7 +820,9 @@ export const defuse = (
       const done = (rest: Partial<DefuseResult> = {}): DefuseResult => ({
         identification,
         regions: [],
+        ranked: [],
         unmeasuredRegions: 0,
+        mixtures: [],
         ...rest,
         queries: tracked.usage(),
         seed: o.seed,
@@ -777,17 +830,45 @@ export const defuse = (
       })
       if (identification.codes.rows < 2) return TE.right(done())
       const control = { ...(o.signal !== undefined ? { signal: o.signal } : {}), ...(o.progress !== undefined ? { progress: o.progress } : {}) }
+      const groups = codeGroups(identification.sourceLabels, byLabel)
+      const kept = identification.codes.rows
       return F.pipe(
-        findMisclassificationRegions(identification.codes, { ...o.regions, ...control, seed: o.seed }),
-        TE.chain(({ regions, mixture }) => async () => {
+        // One mixture per group, in label order, each with the run's seed (one group: the run of old).
+        groups.reduce(
+          (acc, g) =>
+            F.pipe(
+              acc,
+              TE.chain((fitted) =>
+                F.pipe(
+                  findMisclassificationRegions(takeRows(identification.codes, Array.from(g.rows)), { ...o.regions, ...control, seed: o.seed }),
+                  TE.map(({ regions, mixture }) => [
+                    ...fitted,
+                    {
+                      group: { sourceLabel: g.sourceLabel, rows: g.rows, mixture },
+                      // Members as rows of identification.codes; the share of all kept codes.
+                      regions: regions.map((r) => ({ region: { ...r, members: Int32Array.from(r.members, (m) => g.rows[m]!) }, share: (r.weight * g.rows.length) / kept })),
+                    },
+                  ]),
+                ),
+              ),
+            ),
+          TE.right<ProbeError, Array<{ group: DefuseMixture; regions: Array<{ region: Region; share: number }> }>>([]),
+        ),
+        TE.chain((fitted) => async () => {
+          const all = fitted.flatMap((f) => f.regions).sort((a, b) => b.share - a.share)
+          const mixtures = fitted.map((f) => f.group)
+          const encoded = callForeignMatrix('the generator’s encode', () => generator.encode(data.x), data.x.rows, generator.latentDim)
+          if (E.isLeft(encoded)) return E.right(done({ unmeasuredRegions: all.length, mixtures, ...(mixtures.length === 1 ? { mixture: mixtures[0]!.mixture } : {}), stoppedEarly: encoded.left }))
+          const neighbours = Math.min(o.neighbours ?? 10, data.x.rows)
           const reports: RegionReport[] = []
           let stoppedEarly: ProbeError | undefined
-          const progress = stage(o, 'region samples', regions.length)
-          for (const [i, region] of regions.entries()) {
+          const progress = stage(o, 'region samples', all.length)
+          for (const [i, { region, share }] of all.entries()) {
             const ok = await progress.tick(i)
             if (E.isLeft(ok)) return ok
             if (tracked.usage().predictRows + per > budget) break
-            const samples = regionSamples(region, generator, per, childSeed(o.seed, 1, 7919 * (i + 1)), oracle.info.domain)
+            const sampleSeed = childSeed(o.seed, 1, 7919 * (i + 1))
+            const samples = regionSamples(region, generator, per, sampleSeed, oracle.info.domain)
             if (E.isLeft(samples)) {
               stoppedEarly = samples.left
               break
@@ -802,6 +883,8 @@ export const defuse = (
             let wrong = 0
             for (const l of r.right) if (l !== sourceLabel) wrong++
             const errorRate = wrong / samples.right.rows
+            // The same codes regionSamples decoded (same seed): where the samples lie in the latent space.
+            const sourceLikeness = labelShareNearby(region.sample(per, sampleSeed), encoded.right, data.y, sourceLabel, neighbours)
             reports.push({
               region,
               sourceLabel,
@@ -810,13 +893,67 @@ export const defuse = (
               oracleLabels: r.right,
               errorRate,
               purity: errorRate,
+              share,
+              sourceLikeness,
+              score: share * errorRate * sourceLikeness,
               ...(o.imageShape !== undefined ? { grid: imageGrid(samples.right, { height: o.imageShape[0], width: o.imageShape[1], columns: 8 }) } : {}),
             })
           }
           progress.check(reports.length)
-          return E.right(done({ regions: reports, unmeasuredRegions: regions.length - reports.length, mixture, ...(stoppedEarly !== undefined ? { stoppedEarly } : {}) }))
+          const ranked = [...reports].sort((a, b) => b.score - a.score || b.share - a.share)
+          return E.right(
+            done({
+              regions: reports,
+              ranked,
+              unmeasuredRegions: all.length - reports.length,
+              mixtures,
+              ...(mixtures.length === 1 ? { mixture: mixtures[0]!.mixture } : {}),
+              ...(stoppedEarly !== undefined ? { stoppedEarly } : {}),
+            }),
+          )
         }),
       )
     }),
   )
+}
+
+/** The kept codes' groups: one per source label with ≥ 2 codes, in label order (or all of them, as one). */
+const codeGroups = (sourceLabels: Int32Array, byLabel: boolean): Array<{ sourceLabel: number | undefined; rows: Int32Array }> => {
+  if (!byLabel) return [{ sourceLabel: undefined, rows: Int32Array.from(sourceLabels.keys()) }]
+  const rows = new Map<number, number[]>()
+  for (const [i, l] of sourceLabels.entries()) rows.set(l, [...(rows.get(l) ?? []), i])
+  return [...rows.entries()]
+    .filter(([, r]) => r.length >= 2)
+    .sort((a, b) => a[0] - b[0])
+    .map(([sourceLabel, r]) => ({ sourceLabel, rows: Int32Array.from(r) }))
+}
+
+/**
+ * Mean over the rows of `codes` of the share of their k nearest rows of `reference` (squared Euclidean
+ * distance; ties to the lower index) whose label is `label`.
+ */
+export const labelShareNearby = (codes: Matrix, reference: Matrix, labels: Int32Array, label: number, k: number): number => {
+  const d = codes.cols
+  const n = reference.rows
+  if (codes.rows === 0 || n === 0) return 0
+  const kk = Math.min(k, n)
+  const dist = new Float64Array(n)
+  const order = new Int32Array(n)
+  let total = 0
+  for (let i = 0; i < codes.rows; i++) {
+    for (let j = 0; j < n; j++) {
+      let q = 0
+      for (let a = 0; a < d; a++) {
+        const t = codes.data[i * d + a]! - reference.data[j * d + a]!
+        q += t * t
+      }
+      dist[j] = q
+      order[j] = j
+    }
+    order.sort((a, b) => dist[a]! - dist[b]! || a - b)
+    let same = 0
+    for (let t = 0; t < kk; t++) if (labels[order[t]!] === label) same++
+    total += same / kk
+  }
+  return total / codes.rows
 }

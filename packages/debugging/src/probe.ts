@@ -300,7 +300,12 @@ export const defuseReport = (r: DefuseProbeResult): ProbeReport => {
       { name: 'kept codes', value: id.codes.rows, description: 'misread latent codes the mixture clustered' },
       { name: 'sources', value: r.sources },
       { name: 'largest region error rate', value: regions.length > 0 ? reportNumber(regions[0]!.errorRate) : null },
-      ...(r.mixture !== undefined ? [{ name: 'mixture sweeps', value: r.mixture.iterations }, { name: 'mixture converged', value: r.mixture.converged }] : []),
+      ...(r.mixtures.length > 0
+        ? [
+            { name: 'mixture sweeps', value: r.mixtures.reduce((a, m) => a + m.mixture.iterations, 0), ...(r.mixtures.length > 1 ? { description: `over ${r.mixtures.length} mixtures, one per source class` } : {}) },
+            { name: 'mixture converged', value: r.mixtures.every((m) => m.mixture.converged) },
+          ]
+        : []),
       ...(r.vaeLosses.length > 0 ? [{ name: 'VAE final loss', value: reportNumber(r.vaeLosses.at(-1)!) }] : []),
     ],
     tables,

@@ -402,14 +402,16 @@ export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: numb
  * probability ≥ p, inside the box `options.domain`, immutable features unchanged.
  *
  * Exact: solved through the dual in at most K−1 variables; the answer satisfies the KKT
- * conditions to rounding — see `result.kktResidual`. Pass a {@link PreparedSoftmax} to reuse
- * M = WWᵀ across queries. Pure and deterministic: `queries` is `noQueries`, an optional `seed` is
- * echoed; bad options are `InvalidOptions` listing every bad path.
+ * conditions to rounding — see `result.kktResidual`. Nothing is precomputed: a margin query without a
+ * box computes only the rows of M = WWᵀ its active set needs (one pass over W each); pass a
+ * {@link PreparedSoftmax} to keep those rows for later queries. Pure and deterministic: `queries` is
+ * `noQueries`, an optional `seed` is echoed; bad options are `InvalidOptions` listing every bad path.
  *
  * Gotchas: with a box or immutables the target can be out of reach — you get `Infeasible`,
- * never a guess. `probability` with a box is solved by a semismooth Newton method that can fail
- * to converge on hard, nearly infeasible problems (`NotConverged`, never a wrong point); `margin`
- * with a box is always exact.
+ * never a guess. A box, immutables or a `probability` use the whole of M (K²D/2 multiply-adds at
+ * the first such query on a preparation). `probability` with a box is solved by projected Newton
+ * on x for each multiplier and a safeguarded Newton search on the multiplier; `NotConverged` there
+ * would be a bug (0 in 1,000 random problems).
  *
  * @example
  * import { either as E } from 'fp-ts'
@@ -444,7 +446,7 @@ export const inverseSoftmax = (
   )
 
 /**
- * {@link inverseSoftmax} for every row of `x0s`, sharing one precomputation of M = WWᵀ. Each row
+ * {@link inverseSoftmax} for every row of `x0s`, sharing one preparation (the rows of M = WWᵀ one query computes serve the next). Each row
  * gets its own answer or error (an infeasible row does not stop the others); a bad `x0s` or seed
  * fails the whole batch.
  *

@@ -1,0 +1,91 @@
+import { either as E } from 'fp-ts'
+import { describe, expect, it } from 'vitest'
+import { createRng } from '@sonde/oracle'
+import { SoftmaxRegression } from '@sonde/models'
+import { inverseSoftmax, prepareSoftmax, type PreparedSoftmax } from '../src/index.js'
+
+const unwrap = <A>(e: E.Either<{ message: string }, A>): A => {
+  if (E.isLeft(e)) throw new Error(e.left.message)
+  return e.right
+}
+
+describe('M = WWᵀ on demand (GramCache)', () => {
+  it('rows and the whole matrix equal the dot products summed plainly (1e-13 relative); full() is symmetric and counts every row', () => {
+    const model = SoftmaxRegression.random(37, 9, 5)
+    const { rows: k, cols: d, data: w } = model.weights
+    const prep = unwrap(prepareSoftmax(model))
+    expect(prep.gram.rowsComputed()).toBe(0)
+    const plain = (a: number, b: number): number => {
+      let s = 0
+      for (let i = 0; i < d; i++) s += w[a * d + i]! * w[b * d + i]!
+      return s
+    }
+    const r3 = prep.gram.row(3)
+    for (let c = 0; c < k; c++) expect(Math.abs(r3[c]! - plain(3, c))).toBeLessThanOrEqual(1e-13 * Math.max(1, Math.abs(plain(3, c))))
+    expect(prep.gram.rowsComputed()).toBe(1)
+    expect(prep.gram.entry(5, 3)).toBe(r3[5]) // the same products in the same order: symmetric to the bit
+    const full = prep.gram.full()
+    expect(prep.gram.rowsComputed()).toBe(k)
+    for (let a = 0; a < k; a++) {
+      for (let b = 0; b < k; b++) {
+        expect(full[a * k + b]).toBe(full[b * k + a])
+        expect(Math.abs(full[a * k + b]! - plain(a, b))).toBeLessThanOrEqual(1e-13 * Math.max(1, Math.abs(plain(a, b))))
+      }
+    }
+    expect(Array.from(prep.gram.row(3))).toEqual(Array.from(r3))
+  })
+
+  it('a margin query without a box computes only the rows of the target and of the competitors that enter, and equals the dense solver', () => {
+    const d = 300
+    const k = 200
+    const model = SoftmaxRegression.random(d, k, 11)
+    const rng = createRng(4)
+    for (let q = 0; q < 5; q++) {
+      const x0 = Float64Array.from({ length: d }, () => rng.next())
+      const target = rng.int(k)
+      const lazy = unwrap(prepareSoftmax(model))
+      const r = unwrap(inverseSoftmax(lazy, x0, { target, margin: 0.5 }))
+      // Each competitor in the active set needed its row of M, and the target's row; far fewer than K.
+      expect(lazy.gram.rowsComputed()).toBeGreaterThanOrEqual(1 + r.activeClasses.length)
+      expect(lazy.gram.rowsComputed()).toBeLessThan(k / 4)
+      expect(r.kktResidual).toBeLessThanOrEqual(1e-10)
+      // The boxed solver forms all of M and the dense H; a box no answer reaches leaves the problem as it is.
+      const dense = unwrap(inverseSoftmax(model, x0, { target, margin: 0.5, domain: { lower: -1e6, upper: 1e6 } }))
+      expect(Math.abs(r.distance - dense.distance)).toBeLessThanOrEqual(1e-9 * Math.max(1, dense.distance))
+      let gap = 0
+      for (let i = 0; i < d; i++) gap = Math.max(gap, Math.abs(r.x[i]! - dense.x[i]!))
+      expect(gap).toBeLessThanOrEqual(1e-9)
+    }
+  })
+
+  it('later queries reuse the rows: the same query again computes none and gives the same bits', () => {
+    const model = SoftmaxRegression.random(120, 60, 2)
+    const prep: PreparedSoftmax = unwrap(prepareSoftmax(model))
+    const x0 = new Float64Array(120).fill(0.25)
+    const a = unwrap(inverseSoftmax(prep, x0, { target: 7 }))
+    const rows = prep.gram.rowsComputed()
+    expect(rows).toBeGreaterThan(0)
+    const b = unwrap(inverseSoftmax(prep, x0, { target: 7 }))
+    expect(prep.gram.rowsComputed()).toBe(rows)
+    expect(Array.from(b.x)).toEqual(Array.from(a.x))
+    // An unprepared model gives the same answer.
+    expect(Array.from(unwrap(inverseSoftmax(model, x0, { target: 7 })).x)).toEqual(Array.from(a.x))
+  })
+
+  it('a hand-made or borrowed preparation is not trusted: it is prepared again for its own model', () => {
+    const m1 = SoftmaxRegression.random(10, 4, 1)
+    const m2 = SoftmaxRegression.random(10, 4, 2)
+    const p1 = unwrap(prepareSoftmax(m1))
+    const x0 = new Float64Array(10).fill(0.5)
+    const borrowed = { ...p1, model: m2 }
+    const r = unwrap(inverseSoftmax(borrowed, x0, { target: 2 }))
+    const direct = unwrap(inverseSoftmax(m2, x0, { target: 2 }))
+    expect(Array.from(r.x)).toEqual(Array.from(direct.x))
+  })
+
+  it('identical competitors that cannot both be beaten by the margin: Infeasible without a box', () => {
+    const w = Float64Array.of(1, 0, 1, 0, 0, 1)
+    const r = inverseSoftmax({ weights: { rows: 3, cols: 2, data: w }, bias: Float64Array.of(0, 0, 1) }, Float64Array.of(0, 0), { target: 0, margin: 0.5 })
+    expect(E.isLeft(r) && r.left._tag).toBe('Infeasible')
+  })
+})

@@ -1,0 +1,3 @@
+import { sondeVitestConfig } from '../../vitest.shared.js'
+
+export default sondeVitestConfig({ tier: 'slow' })

@@ -117,6 +117,13 @@ const productsOf = (inv: InverseHvp, reports: readonly SolveReport[]): number =>
  * solve): `InvalidInput`/`ShapeMismatch` for bad arguments, `BadResponse` if the model answers non-finite.
  *
  * @example
+ * // fragment: a fitted model, its training set and an s_test vector (see prepareInverseHvp)
+ * import type { TwiceDifferentiable } from '@sonde/models'
+ * import { scoresFromSTest, type Examples } from '@sonde/influence'
+ *
+ * declare const model: TwiceDifferentiable
+ * declare const train: Examples
+ * declare const s: Float64Array
  * const scores = scoresFromSTest(model, train, { rows: 1, cols: s.length, data: s }) // Right(1 × n)
  */
 export const scoresFromSTest = (model: TwiceDifferentiable, train: Examples, sTest: Matrix): E.Either<ProbeError, Matrix> => {
@@ -159,8 +166,16 @@ const scoresOf = (model: TwiceDifferentiable, train: Examples, sTest: Matrix): M
  * `Aborted`. No oracle queries (`queries` is zero); `seed` is echoed (required for LiSSA).
  *
  * @example
+ * // fragment: a fitted model, its training set and one test digit
+ * import { toPromise, type Matrix } from '@sonde/oracle'
+ * import type { TwiceDifferentiable } from '@sonde/models'
+ * import { influenceOnTest, mostInfluential, type Examples } from '@sonde/influence'
+ *
+ * declare const model: TwiceDifferentiable
+ * declare const train: Examples
+ * declare const digit: Matrix // 1 × 784
  * const infl = await toPromise(influenceOnTest(model, train, { x: digit, y: Int32Array.of(9) }, { method: 'cg' }))
- * const harmful = mostInfluential(infl, 0, 5, 'harmful')
+ * const harmful = mostInfluential(infl, 0, 5, 'harmful') // Right(the 5 training rows whose removal helps most)
  */
 export const influenceOnTest = (model: TwiceDifferentiable, train: Examples, test: Examples, options: InfluenceOptions = {}): TE.TaskEither<ProbeError, InfluenceScores> =>
   guarded(async () => {
@@ -191,7 +206,11 @@ export const influenceOnTest = (model: TwiceDifferentiable, train: Examples, tes
  * the scores or a count that is not an integer ≥ 0.
  *
  * @example
- * const harmful = mostInfluential(scores, 0, 8, 'harmful') // Right(Int32Array of 8 training rows)
+ * import { fromRows } from '@sonde/oracle'
+ * import { mostInfluential } from '@sonde/influence'
+ *
+ * const scores = fromRows([[0.3, -0.5, 0.1, -0.2]]) // one test point × four training points
+ * const harmful = mostInfluential({ scores }, 0, 2, 'harmful') // Right(Int32Array [1, 3])
  */
 export const mostInfluential = (
   influence: Pick<InfluenceScores, 'scores'>,
@@ -246,6 +265,13 @@ const CHUNK = 256
  * (`'self-influence'`, i of n); `options.signal` stops it with `Aborted`.
  *
  * @example
+ * // fragment: a fitted model and its training set
+ * import { toPromise } from '@sonde/oracle'
+ * import type { TwiceDifferentiable } from '@sonde/models'
+ * import { selfInfluence, type Examples } from '@sonde/influence'
+ *
+ * declare const model: TwiceDifferentiable
+ * declare const train: Examples
  * const self = await toPromise(selfInfluence(model, train, { method: 'exact' }))
  */
 export const selfInfluence = (model: TwiceDifferentiable, train: Examples, options: InfluenceOptions = {}): TE.TaskEither<ProbeError, SelfInfluence> =>
@@ -295,8 +321,15 @@ export interface SuspiciousLabels extends SelfInfluence {
  * is where mislabels concentrate.
  *
  * @example
+ * // fragment: a fitted model and its training set
+ * import { toPromise } from '@sonde/oracle'
+ * import type { TwiceDifferentiable } from '@sonde/models'
+ * import { rankSuspiciousLabels, type Examples } from '@sonde/influence'
+ *
+ * declare const model: TwiceDifferentiable
+ * declare const train: Examples
  * const { order } = await toPromise(rankSuspiciousLabels(model, train, { method: 'exact' }))
- * const toInspect = order.subarray(0, Math.round(0.1 * order.length))
+ * const toInspect = order.subarray(0, Math.round(0.1 * order.length)) // the most suspicious tenth
  */
 export const rankSuspiciousLabels = (model: TwiceDifferentiable, train: Examples, options: InfluenceOptions = {}): TE.TaskEither<ProbeError, SuspiciousLabels> =>
   TE.map((self: SelfInfluence) => {
@@ -346,6 +379,14 @@ export const validateRows = (rows: unknown, n: number, path = 'options.rows'): E
  * rows asked for).
  *
  * @example
+ * // fragment: a fitted model, its training set and test points
+ * import { toPromise } from '@sonde/oracle'
+ * import type { TwiceDifferentiable } from '@sonde/models'
+ * import { inputInfluence, type Examples } from '@sonde/influence'
+ *
+ * declare const model: TwiceDifferentiable
+ * declare const train: Examples
+ * declare const test: Examples
  * const pert = await toPromise(inputInfluence(model, train, test))
  */
 export const inputInfluence = (model: TwiceDifferentiable, train: Examples, test: Examples, options: InputInfluenceOptions = {}): TE.TaskEither<ProbeError, InputInfluence> =>

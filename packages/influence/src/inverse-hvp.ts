@@ -215,7 +215,11 @@ const powerIteration = async (op: (v: Float64Array) => Float64Array, p: number, 
  * `PluginFailed` when it throws.
  *
  * @example
- * const top = topEigenvalue(model.hessianOperator(x, y), model.numParams, createRng(1)) // Right(2.31)
+ * import { createRng } from '@sonde/oracle'
+ * import { topEigenvalue } from '@sonde/influence'
+ *
+ * const op = (v: Float64Array): Float64Array => v.map((x, i) => (i + 1) * x) // diag(1, 2, 3)
+ * const top = topEigenvalue(op, 3, createRng(1)) // Right(≈ 3)
  */
 export const topEigenvalue = (op: (v: Float64Array) => Float64Array, p: number, rng: Rng, iterations = 30): E.Either<ProbeError, number> => {
   if (typeof op !== 'function') return E.left(errors.invalidInput(`op is ${typeof op}; expected a function v ↦ Hv`, 'op'))
@@ -272,8 +276,16 @@ type SolveResult = E.Either<ProbeError, { readonly x: Float64Array; readonly rep
  * `options.signal` with `Aborted`.
  *
  * @example
+ * // fragment: a fitted model, its training set and a test point's loss gradient
+ * import { toPromise } from '@sonde/oracle'
+ * import type { TwiceDifferentiable } from '@sonde/models'
+ * import { prepareInverseHvp, type Examples } from '@sonde/influence'
+ *
+ * declare const model: TwiceDifferentiable
+ * declare const train: Examples
+ * declare const testGradient: Float64Array // length model.numParams
  * const inv = await toPromise(prepareInverseHvp(model, train, { method: 'cg' }))
- * const { x } = await toPromise(inv.solve(testGradient))
+ * const { x } = await toPromise(inv.solve(testGradient)) // s_test = (H + λI)⁻¹ ∇ℓ(z_test)
  */
 export const prepareInverseHvp = (model: TwiceDifferentiable, train: Examples, options: InverseHvpOptions = {}): TE.TaskEither<ProbeError, InverseHvp> =>
   guarded(async () => {

@@ -9,7 +9,9 @@ const isNumbers = (u: unknown): u is ArrayLike<number> => (Array.isArray(u) || A
  * NaN when the two are not equally long arrays of numbers.
  *
  * @example
- * relativeError(lissa.x, exact.x) // 0.011
+ * import { relativeError } from '@sonde/influence'
+ *
+ * const e = relativeError(Float64Array.of(1.01, 2), Float64Array.of(1, 2)) // 0.01 / √5 ≈ 0.0045
  */
 export const relativeError = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   // Total for a JavaScript caller: anything but two equally long arrays is NaN (undefined), never a throw.

@@ -37,6 +37,8 @@ const saved = z.discriminatedUnion('kind', [
  * listing every bad path (non-finite weights included) or a bias that does not match the weights.
  *
  * @example
+ * import { modelFromJson } from '@sonde/influence'
+ *
  * const model = modelFromJson({ kind: 'logistic', weights: [1, -1], bias: 0, l2: 0.01 }) // Right(LogisticRegression)
  */
 export const modelFromJson = (json: unknown, path = 'model'): E.Either<ProbeError, SoftmaxRegression | LogisticRegression> => {
@@ -58,7 +60,13 @@ export const modelFromJson = (json: unknown, path = 'model'): E.Either<ProbeErro
  * {@link loadModelFile} read back): plain numbers only.
  *
  * @example
- * writeFileSync('model.json', JSON.stringify(modelToJson(fitted.model)))
+ * // fragment: writes model.json
+ * import { writeFileSync } from 'node:fs'
+ * import { LogisticRegression } from '@sonde/models'
+ * import { modelToJson } from '@sonde/influence'
+ *
+ * const model = new LogisticRegression({ weights: Float64Array.of(1, -1), bias: 0 })
+ * writeFileSync('model.json', JSON.stringify(modelToJson(model))) // {"kind":"logistic","weights":[1,-1],"bias":0,"l2":…}
  */
 export const modelToJson = (model: SoftmaxRegression | LogisticRegression): SavedLinearModel =>
   model instanceof LogisticRegression
@@ -75,7 +83,11 @@ export const modelToJson = (model: SoftmaxRegression | LogisticRegression): Save
  * `InvalidOptions` when the file cannot be read or parsed, naming the path.
  *
  * @example
- * const model = await toPromise(loadModelFile('models/credit.json'))
+ * // fragment: reads models/credit.json
+ * import { toPromise } from '@sonde/oracle'
+ * import { loadModelFile } from '@sonde/influence'
+ *
+ * const model = await toPromise(loadModelFile('models/credit.json')) // a SoftmaxRegression or LogisticRegression
  */
 export const loadModelFile = (path: string): TE.TaskEither<ProbeError, SoftmaxRegression | LogisticRegression> => async () => {
   if (typeof path !== 'string' || path === '') return E.left(errors.invalidOptions([{ path: 'model.file', message: `is ${JSON.stringify(path)}; expected a file path` }]))

@@ -303,8 +303,15 @@ const run = (oracle: Oracle, o: InfluenceProbeOptions, ctx: ProbeContext): TE.Ta
  * Without test labels the loss explained is that of the model's own prediction.
  *
  * @example
+ * // fragment: an oracle and labelled data as rows of numbers
+ * import { makeContext, runProbe, toPromise, type Oracle } from '@sonde/oracle'
+ * import { influenceProbe } from '@sonde/influence'
+ *
+ * declare const oracle: Oracle
+ * declare const train: { x: number[][]; y: number[] }
+ * declare const test: { x: number[][]; y: number[] }
  * const r = await toPromise(runProbe(influenceProbe, oracle, { model: 'softmax', train, test, top: 5 }, makeContext({ seed: 1 })))
- * r.helpful[0] // the training rows that most support test point 0's label
+ * const helpful = r.helpful[0] // the training rows that most support test point 0's label
  */
 export const influenceProbe: Probe<Oracle, InfluenceProbeOptions, InfluenceProbeResult> = {
   id: 'sonde/influence',

@@ -44,7 +44,9 @@ const isNumbers = (u: unknown): u is ArrayLike<number> => (Array.isArray(u) || A
  * length or are not arrays of numbers (undefined, never a throw).
  *
  * @example
- * pearson([1, 2, 3], [2, 4, 7]) // 0.993
+ * import { pearson } from '@sonde/influence'
+ *
+ * const r = pearson([1, 2, 3], [2, 4, 7]) // 0.993
  */
 export const pearson = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   if (!isNumbers(a) || !isNumbers(b) || a.length !== b.length || a.length < 2) return Number.NaN
@@ -87,8 +89,17 @@ const without = (train: Examples, j: number): Examples => {
  * (`'retraining'`); `options.signal` stops it with `Aborted`.
  *
  * @example
+ * // fragment: a fitted model, its data and influence scores for its test points (influenceOnTest)
+ * import { toPromise } from '@sonde/oracle'
+ * import type { TwiceDifferentiable } from '@sonde/models'
+ * import { validateAgainstRetraining, type Examples, type InfluenceScores } from '@sonde/influence'
+ *
+ * declare const model: TwiceDifferentiable
+ * declare const train: Examples
+ * declare const test: Examples
+ * declare const scores: InfluenceScores
  * const check = await toPromise(validateAgainstRetraining(model, train, test, scores, { count: 50 }))
- * console.log(check.pearson)
+ * console.log(check.pearson) // predicted against actual loss changes after 50 refits
  */
 export const validateAgainstRetraining = (
   model: TwiceDifferentiable,

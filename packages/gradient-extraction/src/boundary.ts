@@ -41,6 +41,7 @@ const call = async <A>(id: string, what: string, run: () => TE.TaskEither<Oracle
   }
 }
 
+/** Wrap `oracle` as a {@link Checked} one: counted queries, every answer validated against its `info`, throws and rejections turned into `BadResponse`. */
 export const checked = <O extends Oracle>(oracle: O): Checked<O> => {
   const tracked = trackQueries(oracle)
   const { info } = oracle

@@ -30,6 +30,7 @@ export const linearFields = {
     .describe('random points (from the oracle domain, drawn with the seed) at which the extracted model is compared with the oracle by value queries; 0 skips the check'),
 }
 
+/** The options of `extractLinear` (a seed, only recorded, and the run control), decoded strictly. */
 export const linearFunctionSchema = z
   .object({
     seed: schemas.seed().default(0).describe('recorded in the result; no random choice is made'),
@@ -37,6 +38,7 @@ export const linearFunctionSchema = z
   })
   .strict()
 
+/** The fields `extractReluNetwork` and its probe share (budget, hidden units, strategy, bisection, biases, check); each with its default and description. */
 export const reluFields = {
   budget: z
     .number()
@@ -72,10 +74,12 @@ export const reluFields = {
   tolerance: z.number().gt(0).lt(1).default(1e-7).describe('the largest relative error accepted at the check points'),
 }
 
+/** The options of `extractReluNetwork`: {@link reluFields}, a required seed and the run control, decoded strictly. */
 export const reluFunctionSchema = z
   .object({ ...reluFields, seed: schemas.seed().describe('the seed of the random lines the search walks and of the check points'), ...control })
   .strict()
 
+/** The fields `gradientMatchingCopy` and its probe share (budget, fit, λ, the copy's shape and training); each with its default and description. */
 export const matchingFields = {
   budget: z
     .number()
@@ -99,6 +103,7 @@ export const matchingFields = {
   batchSize: z.number().int().min(1).default(64).describe('points per training step'),
 }
 
+/** The options of `gradientMatchingCopy`: {@link matchingFields}, a required seed and the run control, decoded strictly. */
 export const matchingFunctionSchema = z
   .object({ ...matchingFields, seed: schemas.seed().describe('the seed of the points drawn or shuffled and of the copy’s initialisation and batches'), ...control })
   .strict()

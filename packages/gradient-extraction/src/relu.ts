@@ -15,6 +15,16 @@ import { controlFrom, decodeOptions, reluFunctionSchema } from './options.js'
  *   (a unit logit 0 does not use) on two lines, it falls back to `'per-logit'`.
  * - `'per-logit'`: each logit is extracted on its own line; units that are positive multiples of one another
  *   (the same hidden unit seen by several logits) are merged, so the network is minimal too.
+ *
+ * @example
+ * // fragment: an explanation API (logits and their gradients)
+ * import { toPromise, type GradientOracle } from '@sonde/oracle'
+ * import { extractReluNetwork, type ReluStrategy } from '@sonde/gradient-extraction'
+ *
+ * declare const explanationApi: GradientOracle
+ * const strategy: ReluStrategy = 'per-logit'
+ * const ex = await toPromise(extractReluNetwork(explanationApi, { seed: 1, strategy }))
+ * ex.unitsFound // units found logit by logit; ex.model.hidden after merging
  */
 export type ReluStrategy = 'whole-network' | 'per-logit'
 
@@ -24,6 +34,15 @@ export type ReluStrategy = 'whole-network' | 'per-logit'
  *   value queries astride the kink the interval's two linear pieces predict (they must lie on those pieces),
  *   without biases by two gradient queries astride the hyperplane through the origin the jump predicts.
  * - `'fixed-width'`: Milli et al.'s rule, until every interval with a jump is narrower than π/(64 n²).
+ *
+ * @example
+ * // fragment: an explanation API (logits and their gradients)
+ * import { toPromise, type GradientOracle } from '@sonde/oracle'
+ * import { extractReluNetwork, type ReluBisection } from '@sonde/gradient-extraction'
+ *
+ * declare const explanationApi: GradientOracle
+ * const bisection: ReluBisection = 'fixed-width' // the paper's rule: more gradient rows, fewer value rows
+ * const ex = await toPromise(extractReluNetwork(explanationApi, { seed: 1, bisection }))
  */
 export type ReluBisection = 'confirmed' | 'fixed-width'
 

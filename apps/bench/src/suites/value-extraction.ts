@@ -12,15 +12,19 @@ import type { TwoLayerRelu } from '@sonde/models'
  *    (|aᵢwᵢⱼ|·ε from 2 queries) and their relative signs along eⱼ + e_r (2 more): 4d + 1 per unit.
  * 3. The output layer by least squares: f = Σ αᵢ ReLU(zᵢ) + Σ βᵢ zᵢ + c (the βᵢ absorb the unknown
  *    orientation of each unit, since ReLU(−z) = ReLU(z) − z), from 2 points astride each unit's
- *    hyperplane and 17 random points.
+ *    hyperplane and 17 random points — for every logit at once (a value query answers all of them;
+ *    steps 1–2 read logit 0).
  */
 export const valueOnlyExtraction = (victim: TwoLayerRelu, seed: number) => {
   const d = victim.info.inputDim
   let queries = 0
-  const f = (x: Float64Array): number => {
+  const k = victim.info.numClasses
+  // One value query answers every logit; the search reads logit 0, the output layer is fitted for each.
+  const all = (x: Float64Array): Float64Array => {
     queries++
-    return victim.evaluate({ rows: 1, cols: d, data: x }).data[0]!
+    return victim.evaluate({ rows: 1, cols: d, data: x }).data
   }
+  const f = (x: Float64Array): number => all(x)[0]!
   const rng = createRng(seed)
   const p = Float64Array.from({ length: d }, () => rng.normal())
   const v = Float64Array.from({ length: d }, () => rng.normal())
@@ -113,22 +117,28 @@ export const valueOnlyExtraction = (victim: TwoLayerRelu, seed: number) => {
     return out
   }
   const ata = new Float64Array(m * m)
-  const aty = new Float64Array(m)
+  const aty = new Float64Array(m * k)
   for (const x of fitPoints) {
     const phi = feats(x)
-    const y = f(x)
+    const y = all(x)
     for (let i = 0; i < m; i++) {
-      aty[i]! += phi[i]! * y
+      for (let c = 0; c < k; c++) aty[i * k + c]! += phi[i]! * y[c]!
       for (let j = 0; j < m; j++) ata[i * m + j]! += phi[i]! * phi[j]!
     }
   }
   const normal = new MlMatrix(m, m)
   for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) normal.set(i, j, ata[i * m + j]!)
-  const coef = solve(normal, MlMatrix.columnVector(Array.from(aty)), true).getColumn(0)
-  const evaluate = (x: Matrix): Float64Array =>
-    Float64Array.from({ length: x.rows }, (_, r2) => {
+  const rhs = new MlMatrix(m, k)
+  for (let i = 0; i < m; i++) for (let c = 0; c < k; c++) rhs.set(i, c, aty[i * k + c]!)
+  const coef = solve(normal, rhs, true)
+  /** Every logit at each row of x, rows × K (row-major). */
+  const evaluate = (x: Matrix): Float64Array => {
+    const out = new Float64Array(x.rows * k)
+    for (let r2 = 0; r2 < x.rows; r2++) {
       const phi = feats(x.data.subarray(r2 * d, (r2 + 1) * d) as Float64Array)
-      return phi.reduce((s, v2, i) => s + v2 * coef[i]!, 0)
-    })
+      for (let c = 0; c < k; c++) out[r2 * k + c] = phi.reduce((s, v2, i) => s + v2 * coef.get(i, c), 0)
+    }
+    return out
+  }
   return { units: h, valueQueries: queries, evaluate }
 }

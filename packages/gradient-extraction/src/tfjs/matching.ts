@@ -75,7 +75,16 @@ export interface GradientMatchingResult {
  * logits, or cross-entropy to its labels) plus λ·mean‖∇ₓ z_c(copy) − g_c‖² over the batch, where
  * ∇ₓ z_c(copy) comes from `tf.grad` inside the loss (double backprop through a ReLU network's
  * *logit*, which tfjs differentiates correctly — unlike gradients through softmax).
- */
+  *
+  * @example
+  * // fragment: loads tfjs; a copy being trained and one batch of the oracle's answers
+  * import * as tf from '@tensorflow/tfjs'
+  * import { matchingLoss } from '@sonde/gradient-extraction/tfjs'
+  *
+  * declare const copy: tf.LayersModel
+  * declare const x: tf.Tensor2D, logits: tf.Tensor2D // the batch and the oracle's logits on it
+  * const loss = tf.tidy(() => matchingLoss(copy, x, logits, 'logits', 0)) // λ = 0: the fit term alone
+  */
 export const matchingLoss = (
   model: tf.LayersModel,
   x: tf.Tensor2D,

@@ -35,7 +35,8 @@ export interface Stage {
 }
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now())
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+// setImmediate is Node's; browsers (the docs' live demos) have only setTimeout.
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)))
 
 /**
  * The one helper through which long work reports progress and checks for an abort, so no loop can do

@@ -33,7 +33,14 @@ export const subset = (ds: Dataset, indices: ArrayLike<number>): Dataset => {
   return { ...ds, x: { rows: indices.length, cols: d, data }, y }
 }
 
-/** Rows per class. */
+/**
+ * Rows per class.
+ *
+ * @example
+ * import { classCounts } from '@sonde/datasets'
+ *
+ * const counts = classCounts(Int32Array.of(0, 2, 2, 1), 3) // Int32Array [1, 1, 2]
+ */
 export const classCounts = (y: Int32Array, numClasses: number): Int32Array => {
   if (typeof numClasses !== 'number' || !Number.isSafeInteger(numClasses) || numClasses < 1) throw new RangeError(`classCounts: numClasses is ${String(numClasses)}; expected a positive integer`)
   const counts = new Int32Array(numClasses)

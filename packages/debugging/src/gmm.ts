@@ -77,7 +77,14 @@ export interface DpGmm {
   readonly assign: (x: Matrix) => Int32Array
 }
 
-/** ψ(x), the digamma function, for x > 0 (NaN elsewhere): recurrence up to x ≥ 10, then the asymptotic series. */
+/**
+ * ψ(x), the digamma function, for x > 0 (NaN elsewhere): recurrence up to x ≥ 10, then the asymptotic series.
+ *
+ * @example
+ * import { digamma } from '@sonde/debugging'
+ *
+ * const psi = digamma(1) // −0.5772… (−γ, the Euler–Mascheroni constant)
+ */
 export const digamma = (x: number): number => {
   // Defined here for x > 0 only; the recurrence below would never end for −∞ or huge negative x.
   if (!(x > 0)) return Number.NaN

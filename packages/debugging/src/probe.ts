@@ -234,7 +234,16 @@ const unitPixels = (pixels: Float64Array): number[] => {
   return Array.from(pixels, (v) => Number((inUnit ? v : hi > lo ? (v - lo) / (hi - lo) : 0.5).toFixed(3)))
 }
 
-/** The JSON view of a Defuse run: regions with their error rates and labels, sample pictures, the queries. */
+/**
+ * The JSON view of a Defuse run: regions with their error rates and labels, sample pictures, the queries.
+ *
+ * @example
+ * // fragment: a finished run of defuseProbe
+ * import { defuseReport, type DefuseProbeResult } from '@sonde/debugging'
+ *
+ * declare const result: DefuseProbeResult
+ * const { headline } = defuseReport(result) // = defuseProbe.report(result)
+ */
 export const defuseReport = (r: DefuseProbeResult): ProbeReport => {
   const name = (c: number): string => r.classNames?.[c] ?? String(c)
   const id = r.identification

@@ -106,7 +106,15 @@ export interface SolveOptions extends RunControl {
 }
 
 
-/** Check the options shared by the influence functions; `InvalidOptions` names every bad one it finds first. */
+/**
+ * Check the options shared by the influence functions; `InvalidOptions` names every bad one it finds first.
+ *
+ * @example
+ * import { validateInverseHvpOptions } from '@sonde/influence'
+ *
+ * const ok = validateInverseHvpOptions({ method: 'lissa', seed: 3 }, 100) // Right(3): the seed
+ * const bad = validateInverseHvpOptions({ method: 'lissa' }, 100) // Left(InvalidOptions at options.seed)
+ */
 export const validateInverseHvpOptions = (options: unknown, n: number): E.Either<ProbeError, number> => {
   const o0 = checkObject(options)
   if (E.isLeft(o0)) return o0

@@ -48,7 +48,14 @@ const strip = (r: InfluenceProbeResult, a: number, h: number, w: number): Report
 /**
  * The JSON report of an influence run: the most influential training rows first, then how far to trust the
  * scores (solver residual, the model's stationarity), a table per test point and images when rows are images.
- */
+  *
+  * @example
+  * // fragment: a finished run of influenceProbe
+  * import { influenceReport, type InfluenceProbeResult } from '@sonde/influence'
+  *
+  * declare const result: InfluenceProbeResult
+  * const { headline } = influenceReport(result) // = influenceProbe.report(result)
+  */
 export const influenceReport = (r: InfluenceProbeResult): ProbeReport => {
   const n = r.train.x.rows
   const t = r.test.x.rows

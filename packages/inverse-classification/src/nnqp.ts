@@ -67,6 +67,7 @@ const solvePassive = (h: Entry, passive: readonly number[], rhs: Float64Array): 
   return y
 }
 
+/** The non-negative QP min ½λᵀHλ + qᵀλ, λ ≥ 0, by the active-set method described at the top of this file; `warm` starts from a previous λ. */
 export const solveNnqp = (
   hessian: Float64Array | HessianColumns,
   q: Float64Array,

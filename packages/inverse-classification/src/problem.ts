@@ -243,8 +243,10 @@ export const recordOf = (s: Solution, p: ResolvedProblem, queries: QueryUsage): 
   return E.right({ ...s, queries, seed: p.seed })
 }
 
+/** `v` clamped to [lo, hi]. */
 export const clip = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v)
 
+/** Euclidean distance ‖a − b‖₂ of two equally long vectors. */
 export const distance = (a: Float64Array, b: Float64Array): number => {
   let s = 0
   for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2

@@ -12,6 +12,7 @@ import type { Matrix } from '@sonde/oracle'
  */
 export type Link = 'sigmoid' | 'softmax'
 
+/** The shape of a generalised linear model: its link, its number of linear outputs `m` and of inputs `d`. */
 export interface GlmShape {
   readonly link: Link
   /** Linear outputs: 1 for sigmoid, K for softmax. */
@@ -19,6 +20,7 @@ export interface GlmShape {
   readonly d: number
 }
 
+/** Number of parameters of a model of this shape: m·(d + 1), the weights then the biases. */
 export const paramCount = (s: GlmShape): number => s.m * (s.d + 1)
 
 /**
@@ -35,8 +37,10 @@ export interface SparseRows {
   readonly val: Float64Array
 }
 
+/** Inputs to the GLM products: a dense matrix or its compressed sparse rows (see {@link sparseRows}). */
 export type Design = Matrix | SparseRows
 
+/** `x` as compressed sparse rows (only its nonzeros); a `SparseRows` is returned as it is. */
 export const sparseRows = (x: Design): SparseRows => {
   if ('ptr' in x) return x
   const { rows, cols, data } = x
@@ -81,6 +85,7 @@ export const linearOutputs = (s: GlmShape, theta: Float64Array, x: Design): Floa
 }
 
 const softplus = (z: number): number => (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)))
+/** The logistic function σ(z) = 1 / (1 + e^−z), computed without overflow for either sign of z. */
 export const sigmoid = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)))
 
 /** Row-wise softmax of an n × k array, in place into `out`. */
@@ -158,9 +163,11 @@ const regularisedMean = (loss: Float64Array, theta: Float64Array, lambda: number
   return (loss.length === 0 ? 0 : acc / loss.length) + 0.5 * lambda * sq
 }
 
+/** The training objective F(θ): mean cross-entropy over (x, y) plus (λ/2)‖θ‖². */
 export const objective = (s: GlmShape, theta: Float64Array, x: Design, y: Int32Array, lambda: number): number =>
   regularisedMean(lossAndResiduals(s, linearOutputs(s, theta, x), y).loss, theta, lambda)
 
+/** ∇F(θ), the gradient of {@link objective}. */
 export const gradient = (s: GlmShape, theta: Float64Array, x: Design, y: Int32Array, lambda: number): Float64Array => {
   const xs = sparseRows(x)
   const { r } = lossAndResiduals(s, linearOutputs(s, theta, xs), y)
@@ -193,6 +200,7 @@ const curvatureTimes = (s: GlmShape, mu: Float64Array, u: Float64Array): Float64
   return t
 }
 
+/** ∇²F(θ)·v, the Hessian of {@link objective} times `v`, without forming the Hessian. */
 export const hessianVectorProduct = (
   s: GlmShape,
   theta: Float64Array,

@@ -134,6 +134,7 @@ export interface Fitted<M> {
 
 const invalid = (message: string, path: string): E.Either<ProbeError, never> => E.left(errors.invalidInput(message, path))
 
+/** Check training data before a fit: `x` a finite matrix (of `inputDim` columns when given), `y` one label in 0..numLabels − 1 per row; `InvalidInput`/`ShapeMismatch` otherwise. */
 export const validateTrainingData = (
   x: Matrix,
   y: Int32Array,
@@ -162,7 +163,13 @@ export const validateTrainingData = (
 /**
  * What logistic and softmax regression share: the oracle (labels, probabilities or logits;
  * logit gradients) and the white-box capability over the {@link glm} core.
- */
+  *
+  * @example
+  * import { SoftmaxRegression, type LinearClassifier } from '@sonde/models'
+  *
+  * const model: LinearClassifier = SoftmaxRegression.random(4, 3, 1)
+  * const theta = model.params() // 15 parameters: the 3 × 4 weights, then the 3 biases
+  */
 export abstract class LinearClassifier implements GradientOracle, TwiceDifferentiable {
   readonly whitebox = true as const
   readonly info: OracleInfo

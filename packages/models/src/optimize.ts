@@ -20,7 +20,14 @@ export interface FitReport {
   readonly objective: number
 }
 
-/** aᵀb, with four partial sums (about twice as fast in V8 as one, and no less accurate). */
+/**
+ * aᵀb, with four partial sums (about twice as fast in V8 as one, and no less accurate).
+ *
+ * @example
+ * import { dot } from '@sonde/models'
+ *
+ * const s = dot([1, 2, 3], [4, 5, 6]) // 32
+ */
 export const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   const n = a.length
   let s0 = 0
@@ -38,7 +45,14 @@ export const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   return s0 + s1 + s2 + s3
 }
 
-/** ‖a‖₂. */
+/**
+ * ‖a‖₂.
+ *
+ * @example
+ * import { norm2 } from '@sonde/models'
+ *
+ * const n = norm2([3, 4]) // 5
+ */
 export const norm2 = (a: ArrayLike<number>): number => Math.sqrt(dot(a, a))
 
 /** What a conjugate-gradient solve reports. */

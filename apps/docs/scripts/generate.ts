@@ -83,7 +83,6 @@ const generateApi = async (): Promise<void> => {
     disableSources: true,
     hidePageHeader: true,
     useCodeBlocks: true,
-    jsDocCompatibility: { exampleTag: false },
     // No export without a summary: a missing one is a warning, and warnings fail the build.
     validation: { notExported: false, invalidLink: true, notDocumented: true, unusedMergeModuleWith: true, rewrittenLink: true },
     requiredToBeDocumented: ['Function', 'Class', 'Interface', 'TypeAlias', 'Variable', 'Enum', 'Namespace'],

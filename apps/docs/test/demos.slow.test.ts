@@ -47,18 +47,27 @@ afterAll(async () => {
 const open = async (path: string): Promise<{ page: Page; problems: string[]; loadMs: number }> => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
   const problems: string[] = []
+  // The one exception: the browser's own request for /favicon.ico (not the page's), while the site has no favicon.
+  const favicon = (url: string): boolean => new URL(url).pathname === '/favicon.ico'
   page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`)
+    if (m.type() === 'error' && !favicon(m.location().url)) problems.push(`console error: ${m.text()} (${m.location().url})`)
   })
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
   page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText ?? '?'})`))
   page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`)
+    if (r.status() >= 400 && !favicon(r.url())) problems.push(`HTTP ${r.status()}: ${r.url()}`)
   })
   const t0 = Date.now()
   const response = await page.goto(`${site.url}${path}`, { waitUntil: 'load' })
   expect(response?.status()).toBe(200)
   return { page, problems, loadMs: Date.now() - t0 }
+}
+
+/** Wait until a demo has finished (or failed), and say how, with its error text if any. */
+const settled = async (page: Page, demo: string, errorId: string): Promise<{ status: string | null; error: string | null }> => {
+  await expect.poll(() => page.getByTestId(demo).getAttribute('data-status'), { timeout: RESULT_MS }).not.toMatch(/^(loading|running)$/)
+  const error = page.getByTestId(errorId)
+  return { status: await page.getByTestId(demo).getAttribute('data-status'), error: (await error.count()) > 0 ? await error.textContent() : null }
 }
 
 const numberAt = async (page: Page, testId: string, attribute = 'data-value'): Promise<number> => Number(await page.getByTestId(testId).getAttribute(attribute))
@@ -68,7 +77,7 @@ describe('live demos in Chromium', () => {
     const { page, problems, loadMs } = await open('/demos/counterfactual.html')
     const t0 = Date.now()
     const demo = page.getByTestId('counterfactual-demo')
-    await expect.poll(() => demo.getAttribute('data-status'), { timeout: RESULT_MS }).toBe('done')
+    expect(await settled(page, 'counterfactual-demo', 'cf-error')).toEqual({ status: 'done', error: null })
     const firstMs = Date.now() - t0
     // The default: a held-out "3" (the model calls it 3) asked to become an "8".
     expect(await page.getByTestId('cf-before').textContent()).toBe('3')
@@ -85,6 +94,7 @@ describe('live demos in Chromium', () => {
     await expect.poll(async () => Number(await demo.getAttribute('data-solves')), { timeout: RESULT_MS }).toBeGreaterThan(solves)
     expect(await numberAt(page, 'cf-label')).toBe(2)
     expect(await numberAt(page, 'kkt-residual')).toBeLessThanOrEqual(1e-8)
+    await page.getByTestId('cf-input').scrollIntoViewIfNeeded()
     const box = (await page.getByTestId('cf-input').boundingBox())!
     const drawn = Number(await demo.getAttribute('data-solves'))
     await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.2)
@@ -100,7 +110,7 @@ describe('live demos in Chromium', () => {
     await page.getByTestId('cf-target-8').click()
     await page.getByTestId('cf-digit-6').click() // back to the held-out "3" for the screenshot
     await expect.poll(async () => Number(await page.getByTestId('cf-label').getAttribute('data-value')), { timeout: RESULT_MS }).toBe(8)
-    await page.getByTestId('counterfactual-demo').scrollIntoViewIfNeeded()
+    await page.evaluate(() => window.scrollTo(0, 0))
     await page.screenshot({ path: join(artifacts, 'counterfactual.png'), fullPage: true })
     timings.counterfactual = { pageLoad: loadMs, firstResult: firstMs, solve: solveMs, solveAfterDrawing: afterDrawingMs }
     expect(problems).toEqual([])
@@ -113,7 +123,7 @@ describe('live demos in Chromium', () => {
     await expect.poll(() => demo.getAttribute('data-status'), { timeout: RESULT_MS }).toBe('ready')
     const t0 = Date.now()
     await page.getByTestId('ex-start').click()
-    await expect.poll(() => demo.getAttribute('data-status'), { timeout: RESULT_MS }).toBe('done')
+    expect(await settled(page, 'extraction-demo', 'ex-error')).toEqual({ status: 'done', error: null })
     const resultMs = Date.now() - t0
     expect(await numberAt(page, 'fidelity')).toBe(1)
     expect(await numberAt(page, 'max-logit-error')).toBeLessThan(1e-6)
@@ -148,7 +158,7 @@ describe('live demos in Chromium', () => {
     await expect.poll(() => demo.getAttribute('data-status'), { timeout: RESULT_MS }).toBe('ready')
     const t0 = Date.now()
     await page.getByTestId('cp-start').click()
-    await expect.poll(() => demo.getAttribute('data-status'), { timeout: RESULT_MS }).toBe('done')
+    expect(await settled(page, 'copying-demo', 'cp-error')).toEqual({ status: 'done', error: null })
     const resultMs = Date.now() - t0
     const agreements = JSON.parse((await demo.getAttribute('data-agreements'))!) as number[]
     expect(agreements).toHaveLength(10)

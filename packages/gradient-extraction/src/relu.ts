@@ -193,6 +193,7 @@ const worthAnotherLine = (e: ProbeError): ProbeError => {
 // One line and its bisection
 
 const thetaMax = Math.PI / 2 - 1e-6 // |t| ≤ 1e6: a kink beyond is missed with probability ~1e-6 per unit
+const splitWindow = 0.1 // a failed check point is a split point when it lies in [0.1, 0.9] of its interval (in θ)
 
 interface Line {
   readonly p: Float64Array
@@ -221,6 +222,8 @@ interface Kink {
   readonly a: Sample
   readonly b: Sample
   readonly tStar?: number
+  /** The confirming check: its two points and every logit's value there (with biases). */
+  readonly check?: { readonly tm: number; readonly tp: number; readonly fm: Float64Array; readonly fp: Float64Array }
 }
 
 interface Walk {
@@ -238,6 +241,8 @@ interface Node {
   checked: boolean
   /** A check showed at least two kinks: split it even below the width rule (down to 2⁻²⁰ of it). */
   multi: boolean
+  /** The check point that failed, with what it answered (values with biases, the gradient without): a split point half paid for. */
+  failedAt?: { readonly t: number; readonly f?: Float64Array; readonly g?: Float64Array }
 }
 
 type Plan =
@@ -298,21 +303,29 @@ const walkLine = async (run: Run, line: Line, logit: number): Promise<E.Either<P
   const started = checkSignal(run.control.signal, `extractReluNetwork (logit ${logit})`)
   if (E.isLeft(started)) return started
   const valued: Array<{ t: number; f: Float64Array }> = []
-  const sample = async (thetas: readonly number[], why: string): Promise<E.Either<ProbeError, Sample[]>> => {
-    const ts = thetas.map(Math.tan)
-    const xs = ts.map(line.at)
-    const g = await gradientRows(run, xs, logit, why)
+  /** Samples at points of the line, asking only for what is not known yet (the gradient, and the values with `needValues`). */
+  const sample = async (pts: ReadonlyArray<{ readonly t: number; readonly f?: Float64Array; readonly g?: Float64Array }>, why: string): Promise<E.Either<ProbeError, Sample[]>> => {
+    const needG = pts.flatMap((p, i) => (p.g === undefined ? [i] : []))
+    const g = await gradientRows(run, needG.map((i) => line.at(pts[i]!.t)), logit, why)
     if (E.isLeft(g)) return g
-    let f: Float64Array[] | undefined
+    const gs = pts.map((p) => p.g)
+    needG.forEach((i, r) => (gs[i] = g.right[r]!))
+    const fs = pts.map((p) => p.f)
     if (needValues) {
-      const fv = await valueRows(run, xs, why)
+      const needF = pts.flatMap((p, i) => (p.f === undefined ? [i] : []))
+      const fv = await valueRows(run, needF.map((i) => line.at(pts[i]!.t)), why)
       if (E.isLeft(fv)) return fv
-      f = fv.right
-      ts.forEach((t, i) => valued.push({ t, f: f![i]! }))
+      needF.forEach((i, r) => {
+        fs[i] = fv.right[r]!
+        valued.push({ t: pts[i]!.t, f: fv.right[r]! })
+      })
     }
-    return E.right(thetas.map((theta, i) => ({ theta, t: ts[i]!, g: g.right[i]!, ...(f !== undefined ? { f: f[i]! } : {}) })))
+    return E.right(pts.map((p, i) => ({ theta: Math.atan(p.t), t: p.t, g: gs[i]!, ...(needValues ? { f: fs[i]! } : {}) })))
   }
-  const ends = await sample([-thetaMax, thetaMax], `logit ${logit}: the ends of the line`)
+  const ends = await sample(
+    [-thetaMax, thetaMax].map((theta) => ({ t: Math.tan(theta) })),
+    `logit ${logit}: the ends of the line`,
+  )
   if (E.isLeft(ends)) return ends
   const left = ends.right[0]!
   let pending: Node[] = [{ a: left, b: ends.right[1]!, checked: false, multi: false }]
@@ -352,9 +365,13 @@ const walkLine = async (run: Run, line: Line, logit: number): Promise<E.Either<P
       if (E.isLeft(first)) return first
       const held: Array<{ nd: Node; pl: Extract<Plan, { kind: 'check' }>; fm: Float64Array }> = []
       planned.forEach(({ nd, pl }, i) => {
-        const m = misfit(nd, pl, true, first.right[i]!)
-        if (m <= 1) held.push({ nd, pl, fm: first.right[i]! })
-        else if (m > 10) nd.multi = true
+        const answer = first.right[i]!
+        const m = misfit(nd, pl, true, answer)
+        if (m <= 1) held.push({ nd, pl, fm: answer })
+        else {
+          if (m > 10) nd.multi = true
+          nd.failedAt = { t: pl.tm, ...(run.withBias ? { f: answer } : { g: answer }) }
+        }
       })
       const second = await ask(held.map(({ pl }) => pl.tp))
       if (E.isLeft(second)) return second
@@ -364,9 +381,16 @@ const walkLine = async (run: Run, line: Line, logit: number): Promise<E.Either<P
         const m = misfit(nd, pl, false, fp)
         if (m <= 1) {
           // With biases, located again from the two check points, a hair either side of the kink: exact to rounding.
-          confirmed.push({ a: nd.a, b: nd.b, ...(run.withBias ? { tStar: (fp[logit]! - fm[logit]! + pl.sa * pl.tm - pl.sb * pl.tp) / (pl.sa - pl.sb) } : {}) })
+          confirmed.push({
+            a: nd.a,
+            b: nd.b,
+            ...(run.withBias ? { tStar: (fp[logit]! - fm[logit]! + pl.sa * pl.tm - pl.sb * pl.tp) / (pl.sa - pl.sb), check: { tm: pl.tm, tp: pl.tp, fm, fp } } : {}),
+          })
           done.add(nd)
-        } else if (m > 10) nd.multi = true
+        } else {
+          if (m > 10) nd.multi = true
+          nd.failedAt = { t: pl.tp, ...(run.withBias ? { f: fp } : { g: fp }) }
+        }
       })
       pending = pending.filter((nd) => !done.has(nd))
     }
@@ -374,8 +398,14 @@ const walkLine = async (run: Run, line: Line, logit: number): Promise<E.Either<P
     const width = (2 * thetaMax) / (64 * n * n)
     const toSplit = pending.filter((nd) => nd.b.theta - nd.a.theta > (nd.multi ? width * 2 ** -20 : width))
     if (toSplit.length === 0) break
+    // Split at the failed check point where it lies in the middle half of the interval (a point with
+    // several kinks on both sides, its values already read), else at the middle.
     const mids = await sample(
-      toSplit.map((nd) => (nd.a.theta + nd.b.theta) / 2),
+      toSplit.map((nd) => {
+        const at = nd.failedAt
+        const q = at === undefined ? Number.NaN : (Math.atan(at.t) - nd.a.theta) / (nd.b.theta - nd.a.theta)
+        return at !== undefined && q >= splitWindow && q <= 1 - splitWindow ? at : { t: Math.tan((nd.a.theta + nd.b.theta) / 2) }
+      }),
       `logit ${logit}: after ${level} bisection levels the gradient still changes in ${toSplit.length} intervals — the oracle does not look piecewise linear, or it has more units than the budget allows`,
     )
     if (E.isLeft(mids)) return mids
@@ -602,6 +632,8 @@ const wholeOnLine = async (run: Run, round: number, verify: number, tol: number)
   const kinks = walk.right.kinks
   const a = Array.from({ length: k }, () => new Float64Array(h))
   a[0]!.set(u.sign)
+  /** gradients[logit][piece]: each logit's gradient on each linear piece of the line. */
+  const gradients: Float64Array[][] = []
   if (k > 1) {
     // One point per piece: the start of the first kink's interval, then the end of each.
     const pieces = [walk.right.left, ...kinks.map((kk) => kk.b)]
@@ -619,6 +651,7 @@ const wholeOnLine = async (run: Run, round: number, verify: number, tol: number)
     const stop = s.check(1)
     if (E.isLeft(stop)) return stop
     const np = pieces.length
+    gradients.push(pieces.map((p) => p.g))
     for (let logit = 1; logit < k; logit++) {
       const gs = g.right.slice((logit - 1) * np, logit * np)
       let scale = 0
@@ -636,6 +669,7 @@ const wholeOnLine = async (run: Run, round: number, verify: number, tol: number)
       }
       // And the gradient at the start of the line is that of the units active there.
       for (let j = 0; j < d; j++) residual = Math.max(residual, Math.abs(atStart[j]! - gs[0]![j]!))
+      gradients.push(gs)
       if (!(residual <= 1e-8 * (scale + 1e-300))) {
         return E.left(
           worthAnotherLine(
@@ -649,6 +683,20 @@ const wholeOnLine = async (run: Run, round: number, verify: number, tol: number)
         )
       }
     }
+  }
+  if (run.withBias && k > 1) {
+    // Each kink located again with the logit whose slope along the line jumps most there (logit 0's jump may
+    // be small where another's is not): the same two check points, another logit's pieces.
+    kinks.forEach((kk, i) => {
+      if (kk.check === undefined) return
+      let best = { ds: 0, t: Number.NaN }
+      for (let logit = 0; logit < k; logit++) {
+        const sa = dotv(gradients[logit]![i]!, line.v)
+        const sb = dotv(gradients[logit]![i + 1]!, line.v)
+        if (Math.abs(sb - sa) > Math.abs(best.ds)) best = { ds: sb - sa, t: (kk.check.fp[logit]! - kk.check.fm[logit]! + sa * kk.check.tm - sb * kk.check.tp) / (sa - sb) }
+      }
+      if (Number.isFinite(best.t)) u.b[i] = -dotv(u.w[i]!, line.at(best.t))
+    })
   }
   const c = new Float64Array(k)
   if (run.withBias) {

@@ -113,12 +113,17 @@ describe('extractReluNetwork: the whole network from one line', () => {
 
   it('budget bounds the whole-network run too: BudgetExhausted, nothing past it sent', async () => {
     const victim = randomTwoLayerRelu({ inputDim: 50, hidden: 10, numClasses: 4, seed: 49 })
-    for (const budget of [5, 50, 100]) {
+    const full = await toPromise(extractReluNetwork(victim, { seed: 1 }))
+    const needed = full.queries.gradientRows + full.queries.predictRows
+    for (const budget of [5, Math.floor(needed / 2), needed - 1]) {
       const watched = meter(victim)
       const r = await extractReluNetwork(watched, { seed: 1, budget })()
       expect(E.isLeft(r) && r.left._tag).toBe('BudgetExhausted')
       expect(watched.usage().gradientRows + watched.usage().predictRows).toBeLessThanOrEqual(budget)
     }
+    // Exactly enough succeeds.
+    const exact = await toPromise(extractReluNetwork(victim, { seed: 1, budget: needed }))
+    expect(exact.queries).toEqual(full.queries)
   })
 
   it('is seeded: the same seed, the same queries and model; another seed, another line', async () => {

@@ -1,5 +1,6 @@
 import { either as E } from 'fp-ts'
 import { errors, type Matrix, type ProbeError, type Stage } from '@sonde/oracle'
+import { gramBlocks } from '@sonde/linalg'
 import { LogisticRegression, SoftmaxRegression, type TwiceDifferentiable } from '@sonde/models'
 import type { Examples } from './inverse-hvp.js'
 
@@ -9,8 +10,9 @@ import type { Examples } from './inverse-hvp.js'
  * Cholesky reads. Built here rather than by `model.hessian`, which is one synchronous call (62 s at
  * n = 5,040, p = 7,850) that no abort can interrupt, and whose row chunks would each cost a p² array:
  *
- * - logistic and softmax regression: the same sparse accumulation as the model's own builder, one training
- *   row at a time into one p² array, with a progress check between rows;
+ * - logistic and softmax regression: one weighted Gram X̃ᵀDX̃ per pair of classes (`@sonde/linalg`'s
+ *   `gramBlocks`: packed once, sliver-sparse, both cores), written into one p² array, with a progress check
+ *   between pairs;
  * - any other twice-differentiable model: one Hessian-vector product per column (what a network's
  *   `hessian` does anyway), symmetrised, with a check between columns.
  */
@@ -44,85 +46,46 @@ const glmHessian = async (model: SoftmaxRegression | LogisticRegression, train: 
   }
   const bad = mu.findIndex((v) => !Number.isFinite(v))
   if (bad >= 0) return E.left(errors.badResponse(`the model's probabilities for training row ${Math.floor(bad / m)} are not finite (${mu[bad]})`))
-  const h = new Float64Array(p * p)
-  const idx = new Int32Array(d + 1)
-  const val = new Float64Array(d + 1)
-  // Parameter index of the row's a-th nonzero feature (the last is the bias) for each output.
-  const pos = new Int32Array(m * (d + 1))
+  // H = (1/n) Σᵢ (diag μᵢ − μᵢμᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ + l2·I: the block of classes (c1, c2) is X̃ᵀ D X̃ with
+  // D = diag(μ_c1 (δ − μ_c2)) / n, one weighted Gram per pair c1 ≥ c2 (@sonde/linalg, sliver-sparse, both cores).
+  const xt = new Float64Array(n * (d + 1))
   for (let i = 0; i < n; i++) {
-    if ((i & 7) === 0) {
-      const ok = await s.tick(i)
-      if (E.isLeft(ok)) return ok
-    }
-    let len = 0
-    for (let j = 0; j < d; j++) {
-      const v = x.data[i * d + j]!
-      if (v !== 0) {
-        idx[len] = j
-        val[len++] = v
-      }
-    }
-    idx[len] = d
-    val[len++] = 1
-    for (let c = 0; c < m; c++) for (let a = 0; a < len; a++) pos[c * (d + 1) + a] = idx[a]! < d ? c * d + idx[a]! : m * d + c
-    accumulateRow(h, p, m, d, len, val, pos, mu, i, sigmoid)
+    xt.set(x.data.subarray(i * d, (i + 1) * d), i * (d + 1))
+    xt[i * (d + 1) + d] = 1
   }
-  const ok = await fold(h, p, 1 / Math.max(1, n), model.l2, s, n)
-  if (E.isLeft(ok)) return ok
+  const pairs: Array<readonly [number, number]> = []
+  for (let c1 = 0; c1 < m; c1++) for (let c2 = 0; c2 <= c1; c2++) pairs.push([c1, c2])
+  const inv = 1 / Math.max(1, n)
+  const weights = pairs.map(([c1, c2]) =>
+    Float64Array.from({ length: n }, (_, i) => (sigmoid ? mu[i]! * (1 - mu[i]!) : mu[i * m + c1]! * ((c1 === c2 ? 1 : 0) - mu[i * m + c2]!)) * inv),
+  )
+  const h = new Float64Array(p * p)
+  // Parameter index of feature a (a = d: the bias) of output c.
+  const pos = (c: number, a: number): number => (a < d ? c * d + a : m * d + c)
+  // The stage counts training rows (its total is n): report the share of blocks done in those units.
+  const rows: Stage = { check: (k) => s.check(Math.floor((k * n) / pairs.length)), tick: (k) => s.tick(Math.floor((k * n) / pairs.length)) }
+  const built = await gramBlocks(
+    { rows: n, cols: d + 1, data: xt },
+    weights,
+    (k, g) => {
+      const [c1, c2] = pairs[k]!
+      const e = d + 1
+      for (let a = 0; a < e; a++) {
+        for (let b = 0; b < e; b++) {
+          const r = pos(c1, a)
+          const c = pos(c2, b)
+          // Lower triangle only (row ≥ column); the transposed pair (c2, c1) is the same block.
+          if (r >= c) h[r * p + c] = g.data[a * e + b]!
+          else if (c1 !== c2) h[c * p + r] = g.data[a * e + b]!
+        }
+      }
+    },
+    { stage: rows },
+  )
+  if (E.isLeft(built)) return built
+  for (let r = 0; r < p; r++) h[r * p + r]! += model.l2
   const last = s.check(n)
   return E.isLeft(last) ? last : E.right({ rows: p, cols: p, data: h })
-}
-
-/** Add training row i's curvature Σ_{c1 ≤ c2} s_{c1c2} x̃x̃ᵀ (each unordered pair of parameters once). */
-const accumulateRow = (
-  h: Float64Array,
-  p: number,
-  m: number,
-  d: number,
-  len: number,
-  val: Float64Array,
-  pos: Int32Array,
-  mu: Float64Array,
-  i: number,
-  sigmoid: boolean,
-): void => {
-  for (let c1 = 0; c1 < m; c1++) {
-    for (let c2 = c1; c2 < m; c2++) {
-      const sc = sigmoid ? mu[i]! * (1 - mu[i]!) : (c1 === c2 ? mu[i * m + c1]! : 0) - mu[i * m + c1]! * mu[i * m + c2]!
-      if (sc === 0) continue
-      const o1 = c1 * (d + 1)
-      const o2 = c2 * (d + 1)
-      for (let a = 0; a < len; a++) {
-        const row = pos[o1 + a]! * p
-        const w = sc * val[a]!
-        // Within a diagonal block only b ≥ a; across blocks every pair.
-        for (let b = c1 === c2 ? a : 0; b < len; b++) h[row + pos[o2 + b]!]! += w * val[b]!
-      }
-    }
-  }
-}
-
-/**
- * Fold both triangles into the lower one, scale by `scale` and add `l2` on the diagonal. Tiles of 64 × 64
- * keep the transposed reads in cache; a progress check between tile rows.
- */
-const fold = async (h: Float64Array, p: number, scale: number, l2: number, s: Stage, done: number): Promise<E.Either<ProbeError, void>> => {
-  const T = 64
-  for (let bi = 0; bi < p; bi += T) {
-    // Still the last row of the build (done − 1 of n): the fold is its tail, and `total` is reported once, at the end.
-    const ok = await s.tick(Math.max(0, done - 1))
-    if (E.isLeft(ok)) return ok
-    const iEnd = Math.min(p, bi + T)
-    for (let bj = 0; bj <= bi; bj += T) {
-      const jEnd = Math.min(p, bj + T)
-      for (let r = bi; r < iEnd; r++) {
-        const o = r * p
-        for (let c = bj; c < Math.min(jEnd, r); c++) h[o + c] = (h[o + c]! + h[c * p + r]!) * scale
-      }
-    }
-    for (let r = bi; r < iEnd; r++) h[r * p + r] = h[r * p + r]! * scale + l2
-  }
-  return E.right(undefined)
 }
 
 const columnHessian = async (model: TwiceDifferentiable, train: Examples, s: Stage): Promise<E.Either<ProbeError, Matrix>> => {

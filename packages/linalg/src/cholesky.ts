@@ -291,7 +291,16 @@ export const choleskyTask = async (a: Matrix, options?: CholeskyTaskOptions): Pr
   const { m, p, shift, tol } = c.right
   const s = options?.stage
   const w = p < SMALL ? undefined : workspace(p)
-  if (w === undefined) return cholesky(m, options)
+  if (w === undefined) {
+    if (s !== undefined) {
+      const ok = await s.tick(0)
+      if (E.isLeft(ok)) return ok
+    }
+    const small = cholesky(m, options)
+    if (E.isLeft(small) || s === undefined) return small
+    const done = s.check(p)
+    return E.isLeft(done) ? done : small
+  }
   const threshold = tol * maxDiagonal(m.data, p, p, shift)
   const h = options?.parallel === false ? null : await helper()
   copyIn(w, m.data, p)

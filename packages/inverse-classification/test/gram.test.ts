@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { createRng } from '@sonde/oracle'
 import { SoftmaxRegression } from '@sonde/models'
 import { inverseSoftmax, prepareSoftmax, type PreparedSoftmax } from '../src/index.js'
+import { resolveProblem } from '../src/problem.js'
+import { solveMargin, solveMarginRestricted } from '../src/softmax.js'
 
 const unwrap = <A>(e: E.Either<{ message: string }, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left.message)
@@ -50,7 +52,8 @@ describe('M = WWᵀ on demand (GramCache)', () => {
       expect(lazy.gram.rowsComputed()).toBeLessThan(k / 4)
       expect(r.kktResidual).toBeLessThanOrEqual(1e-10)
       // The boxed solver forms all of M and the dense H; a box no answer reaches leaves the problem as it is.
-      const dense = unwrap(inverseSoftmax(model, x0, { target, margin: 0.5, domain: { lower: -1e6, upper: 1e6 } }))
+      const boxed = unwrap(resolveProblem(x0, { target, margin: 0.5, domain: { lower: -1e6, upper: 1e6 } }, d, k))
+      const dense = unwrap(solveMargin(unwrap(prepareSoftmax(model)), boxed, 0.5))
       expect(Math.abs(r.distance - dense.distance)).toBeLessThanOrEqual(1e-9 * Math.max(1, dense.distance))
       let gap = 0
       for (let i = 0; i < d; i++) gap = Math.max(gap, Math.abs(r.x[i]! - dense.x[i]!))
@@ -87,5 +90,28 @@ describe('M = WWᵀ on demand (GramCache)', () => {
     const w = Float64Array.of(1, 0, 1, 0, 0, 1)
     const r = inverseSoftmax({ weights: { rows: 3, cols: 2, data: w }, bias: Float64Array.of(0, 0, 1) }, Float64Array.of(0, 0), { target: 0, margin: 0.5 })
     expect(E.isLeft(r) && r.left._tag).toBe('Infeasible')
+  })
+
+  it('with a box, the solver over a growing set of competitors equals the one over all of them (which brute force checks in the fuzz suites)', () => {
+    const rng = createRng(9)
+    let binding = 0
+    for (const [d, k] of [[3, 5], [8, 12], [60, 40], [200, 120]] as const) {
+      const model = SoftmaxRegression.random(d, k, d * k)
+      const prep = unwrap(prepareSoftmax(model))
+      for (let q = 0; q < 6; q++) {
+        const x0 = Float64Array.from({ length: d }, () => 2 * rng.next() - 0.5)
+        const target = rng.int(k)
+        const p = unwrap(resolveProblem(x0, { target, margin: 0.3, domain: { lower: 0, upper: 1 } }, d, k))
+        const a = solveMarginRestricted(prep, p, p.margin)
+        const b = solveMargin(prep, p, p.margin)
+        expect(E.isRight(a) ? 'Right' : a.left._tag).toBe(E.isRight(b) ? 'Right' : b.left._tag)
+        if (E.isRight(a) && E.isRight(b)) {
+          expect(Math.abs(a.right.distance - b.right.distance)).toBeLessThanOrEqual(1e-9 * Math.max(1, b.right.distance))
+          expect(a.right.kktResidual).toBeLessThanOrEqual(1e-10)
+          if (a.right.activeClasses.length > 1) binding++
+        }
+      }
+    }
+    expect(binding).toBeGreaterThan(3)
   })
 })

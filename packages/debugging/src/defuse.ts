@@ -475,6 +475,17 @@ export const labelRegions = (
   }
 }
 
+/** The region with its covariance × spread² (a component's samples from sampleComponent; the region's own when it is not a mixture component). */
+const narrowed = (region: Region, spread: number): Region => {
+  const mean = region.mean
+  const covariance = Float64Array.from(region.covariance, (v) => v * spread * spread)
+  return {
+    ...region,
+    covariance,
+    sample: (count, seed) => sampleComponent({ weight: region.weight, mean, covariance, count: region.members.length }, count, createRng(seed)),
+  }
+}
+
 /** Options of {@link correctModel}. */
 export interface CorrectionOptions extends RunControl {
   /** Weight λ of the region term in CE(train) + λ·CE(region samples). Default 1. */
@@ -491,6 +502,12 @@ export interface CorrectionOptions extends RunControl {
   readonly seed: number
   /** Clip decoded samples to this domain (e.g. pixels in [0, 1]). */
   readonly domain?: Domain
+  /**
+   * Draw the region samples from the region's Gaussian with its covariance × spread² (its standard
+   * deviations × spread): below 1, from the region's core, where its label holds best — the edge of a
+   * region leans towards the classes around it. Default 1 (the region as fitted).
+   */
+  readonly spread?: number
 }
 
 /** What {@link correctModel} did. */
@@ -540,6 +557,7 @@ export const correctModel = (
   const lr = numberWhere(issues, 'options.learningRate', o.learningRate, 5e-4, (v) => v > 0, 'a positive finite number')
   const seed = seedIn(issues, 'options.seed', o.seed)
   const per = intIn(issues, 'options.samplesPerRegion', o.samplesPerRegion, 500, 1)
+  const spread = numberWhere(issues, 'options.spread', o.spread, 1, (v) => v > 0, 'a positive finite number')
   const epochs = intIn(issues, 'options.epochs', o.epochs, 3, 1)
   const bs = intIn(issues, 'options.batchSize', o.batchSize, 64, 1)
   controlIssues(issues, o)
@@ -568,7 +586,7 @@ export const correctModel = (
   const d = train.x.cols
   const parts: Matrix[] = []
   for (const [i, l] of labelled.entries()) {
-    const p = regionSamples(l.region, generator, per, childSeed(seed, 1000, i), o.domain)
+    const p = regionSamples(spread === 1 ? l.region : narrowed(l.region, spread), generator, per, childSeed(seed, 1000, i), o.domain)
     if (E.isLeft(p)) return TE.left(p.left)
     if (p.right.cols !== d) return TE.left(errors.pluginFailed('the generator’s decode', `gave ${p.right.cols} columns for region ${i}; the training rows have ${d}`))
     parts.push(p.right)
@@ -697,11 +715,12 @@ export interface RegionReport {
    */
   readonly sourceLikeness: number
   /**
-   * The rank score of the region: `share × errorRate × sourceLikeness` — how much of the search lands
-   * here, how consistently the oracle misreads it, and how clearly it still belongs to the source class.
-   * A systematic bug scores high on all three; a region of the boundary between two classes (errors on
-   * half of it, half-way between them) scores low however large it is. {@link DefuseResult.ranked}
-   * orders the regions by it.
+   * The rank score of the region: `share × errorRate × max(0, 2·sourceLikeness − 1)` — how much of the
+   * search lands here, how consistently the oracle misreads it, and by how much the source class outvotes
+   * every other class among the nearest real inputs (the lead of the source class, 0 when it has no
+   * majority). A systematic bug scores high on all three; a region on the boundary between two classes
+   * (misread on part of it, its neighbours split between the classes) scores low however large it is.
+   * {@link DefuseResult.ranked} orders the regions by it.
    */
   readonly score: number
   /** The samples tiled into one image (when `imageShape` was given), ready for `encodeGrayPng`. */
@@ -779,8 +798,12 @@ export const defuseOptionsProblem = (options: DefuseOptions, cols: number, laten
 
 /**
  * Defuse end to end (Slack et al. 2021): identification ({@link findMisclassifications}, labels-only
- * queries), distillation ({@link findMisclassificationRegions}), and a report per region — its
- * error rate on fresh samples (queried and counted), the labels involved, and a sample grid.
+ * queries), distillation ({@link findMisclassificationRegions}; by default one mixture per source
+ * label, `groupBySource`), and a report per region — its error rate on fresh samples (queried and
+ * counted), the labels involved, a sample grid, and its rank score
+ * (`score = share × errorRate × max(0, 2·sourceLikeness − 1)`, {@link RegionReport.score}): `ranked` lists the regions
+ * best first, so that sources of every class — when you do not know where the bug is — still put a
+ * systematic error at the top, above the wide regions on the boundaries between classes.
  * Correction needs a person: pass the regions to {@link labelRegions}, then {@link correctModel}.
  *
  * Every option — the mixture's included — is checked before the first query. Progress comes per oracle
@@ -797,8 +820,8 @@ export const defuseOptionsProblem = (options: DefuseOptions, cols: number, laten
  * declare const vae: Generator
  * declare const digits: Matrix
  * declare const labels: Int32Array
- * const result = await toPromise(defuse(blackBox, vae, { x: digits, y: labels }, { seed: 1, imageShape: [28, 28] }))
- * for (const r of result.regions) console.log(r.sourceLabel, '→', r.predictedLabel, r.errorRate)
+ * const result = await toPromise(defuse(blackBox, vae, { x: digits, y: labels }, { seed: 1, budget: 25_000, imageShape: [28, 28] }))
+ * for (const r of result.ranked.slice(0, 5)) console.log(r.sourceLabel, '→', r.predictedLabel, r.errorRate, r.sourceLikeness, r.score)
  */
 export const defuse = (
   oracle: Oracle,
@@ -895,7 +918,7 @@ export const defuse = (
               purity: errorRate,
               share,
               sourceLikeness,
-              score: share * errorRate * sourceLikeness,
+              score: share * errorRate * Math.max(0, 2 * sourceLikeness - 1),
               ...(o.imageShape !== undefined ? { grid: imageGrid(samples.right, { height: o.imageShape[0], width: o.imageShape[1], columns: 8 }) } : {}),
             })
           }
@@ -930,7 +953,12 @@ const codeGroups = (sourceLabels: Int32Array, byLabel: boolean): Array<{ sourceL
 
 /**
  * Mean over the rows of `codes` of the share of their k nearest rows of `reference` (squared Euclidean
- * distance; ties to the lower index) whose label is `label`.
+ * distance; ties to the lower index) whose label is `label`: {@link RegionReport.sourceLikeness}.
+ *
+ * For example, one code at 0.05 against reference codes 0, 0.1 (label 0) and 10, 10.1 (label 1), with k = 2
+ * and label 0, gives 1: both nearest references have label 0.
+ *
+ * @internal
  */
 export const labelShareNearby = (codes: Matrix, reference: Matrix, labels: Int32Array, label: number, k: number): number => {
   const d = codes.cols

@@ -88,7 +88,7 @@ describe('defuse from sources of every class: the planted bug is the top-ranked 
       for (const l of x.oracleLabels) if (l !== x.sourceLabel) wrong++
       expect(x.errorRate).toBeCloseTo(wrong / 100, 12)
       expect(x.sourceLikeness).toBeCloseTo(labelShareNearby(x.samples, sources.x, sources.y, x.sourceLabel, 10), 12)
-      expect(x.score).toBeCloseTo(x.share * x.errorRate * x.sourceLikeness, 12)
+      expect(x.score).toBeCloseTo(x.share * x.errorRate * Math.max(0, 2 * x.sourceLikeness - 1), 12)
       // Members are rows of identification.codes with the region's source label.
       for (const m of x.region.members) expect(r.identification.sourceLabels[m]).toBe(x.sourceLabel)
     }

@@ -14,6 +14,7 @@ import { reluExtraction } from './suites/extraction.js'
 import { debugging } from './suites/debugging.js'
 import { httpAdapter } from './suites/http.js'
 import { influence } from './suites/influence.js'
+import { linalg } from './suites/linalg.js'
 import { inverseClassification } from './suites/inverse-classification.js'
 import { oracleOverhead } from './suites/oracle-overhead.js'
 import { tfjsBackends } from './suites/tfjs-backends.js'
@@ -28,6 +29,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   influence,
   debugging,
   http: httpAdapter,
+  linalg,
 }
 
 const wanted = process.argv.slice(2)

@@ -1,3 +1,3 @@
 import { sondeTsupConfig } from '../../tsup.shared.js'
 
-export default sondeTsupConfig()
+export default sondeTsupConfig(['src/index.ts', 'src/tfjs/index.ts'])

@@ -1,9 +1,10 @@
 import { either as E, taskEither as TE } from 'fp-ts'
-import { domainBounds, noQueries, stage, takeRows, type Domain, type Matrix, type ProbeError, type QueryUsage } from '@sonde/oracle'
+import { domainBounds, errors, noQueries, stage, takeRows, type Domain, type Matrix, type ProbeError, type QueryUsage } from '@sonde/oracle'
 import { refitWith, type FitOptions, type TwiceDifferentiable } from '@sonde/models'
 import { checkNumber, checkObject, checkRenamed, controlOf, guarded, invalidOption, labelsByLoss, modelShape, validateExamples, validateModel } from './common.js'
 import { validateInverseHvpOptions, type Examples } from './inverse-hvp.js'
 import { inputInfluence, validateRows, type InfluenceOptions } from './influence.js'
+import { mapChecked, pullbackChecked, validateFeatureMap, type FeatureMap } from './features.js'
 
 /** Options of {@link trainingSetAttack}. */
 export interface TrainingSetAttackOptions extends InfluenceOptions {
@@ -25,6 +26,21 @@ export interface TrainingSetAttackOptions extends InfluenceOptions {
   readonly domain?: Domain
   /** Options of each retraining (`refit`, warm-started). */
   readonly fit?: FitOptions
+  /**
+   * A frozen feature map φ the model is trained on (Koh & Liang's setting: logistic regression on frozen
+   * network features). Then `train` and `test` hold the *inputs* (e.g. pixels), the model sees φ of them
+   * (it must be fit on φ(train.x)), and the attack perturbs the inputs: I_pert,loss reaches them through
+   * the features' Jacobian, ∇ₓ = J_φ(x)ᵀ ∇_φ, and every retraining re-maps the perturbed images. The
+   * domain defaults to `features.domain` (not the model's, which is about features). Default: none (the
+   * model reads the inputs directly).
+   */
+  readonly features?: FeatureMap
+  /**
+   * With `features`: how many training rows are pulled back to the inputs to choose the perturbed ones —
+   * the rows of largest feature-space I_pert (‖∇_φ‖₂); pulling every row back through a network costs a
+   * backward pass over the training set per target. Default: every row (the exact choice by ε‖∇ₓ‖₁).
+   */
+  readonly candidates?: number
 }
 
 /** What happened to one target. */
@@ -34,7 +50,7 @@ export interface AttackOutcome {
   readonly trainRows: Int32Array
   /** The perturbed training images (one row per entry of `trainRows`). */
   readonly images: Matrix
-  /** Largest |change| of any pixel: ≤ epsilon. */
+  /** Largest |change| of any pixel (input): ≤ epsilon. */
   readonly linf: number
   readonly labelBefore: number
   /** The label after the last retraining. */
@@ -61,6 +77,20 @@ export interface TrainingSetAttack {
   readonly seed: number
 }
 
+
+/** The `count` rows of `g` of largest Euclidean norm (ties to the lower row), in that order. */
+const largestRows = (g: Matrix, count: number): Int32Array => {
+  const norms = Array.from({ length: g.rows }, (_, j) => {
+    let s = 0
+    for (let q = 0; q < g.cols; q++) s += g.data[j * g.cols + q]! ** 2
+    return s
+  })
+  return Int32Array.from(
+    Array.from(norms.keys())
+      .sort((a, b) => norms[b]! - norms[a]! || a - b)
+      .slice(0, count),
+  )
+}
 
 /** `options.fit`: the retraining's options, checked before any work (the refit would refuse them late). */
 const validateFit = (fit: unknown, p: number): E.Either<ProbeError, void> => {
@@ -108,8 +138,22 @@ const validateDomain = (source: Domain | undefined, d: number): E.Either<ProbeEr
  * never changed. Every target starts from the original training set. Every perturbed pixel stays in
  * `options.domain` (per feature). Progress per target and per step; `options.signal` stops it with `Aborted`.
  *
+ * With `options.features` (a frozen {@link FeatureMap}, e.g. a tfjs CNN's penultimate layer from
+ * `featureMapFromTfjs`), this is the paper's setting: the model is fit on φ(train.x), the attack perturbs the
+ * training *pixels*, the gradient reaches them through the features' Jacobian, and every retraining is on the
+ * re-mapped perturbed images.
+ *
  * @example
- * const r = await toPromise(trainingSetAttack(model, train, test, { epsilon: 0.1, perturbed: 1, targets: [0, 1, 2] }))
+ * // fragment: a model fit on frozen features of the training images, and those features
+ * import { toPromise, type Matrix } from '@sonde/oracle'
+ * import type { TwiceDifferentiable } from '@sonde/models'
+ * import { trainingSetAttack, type FeatureMap } from '@sonde/influence'
+ * declare const model: TwiceDifferentiable // fit on features.map(train.x)
+ * declare const features: FeatureMap
+ * declare const train: { x: Matrix; y: Int32Array }
+ * declare const test: { x: Matrix; y: Int32Array }
+ * const r = await toPromise(trainingSetAttack(model, train, test, { epsilon: 0.1, perturbed: 2, targets: [0, 1, 2], features }))
+ * console.log(`${r.flipped} of ${r.attempted} flipped after retraining`)
  */
 export const trainingSetAttack = (model: TwiceDifferentiable, train: Examples, test: Examples, options: TrainingSetAttackOptions): TE.TaskEither<ProbeError, TrainingSetAttack> =>
   guarded(async () => {
@@ -119,8 +163,18 @@ export const trainingSetAttack = (model: TwiceDifferentiable, train: Examples, t
     if (E.isLeft(o0)) return o0
     const renamed = checkRenamed(options, { bounds: 'domain', tol: 'tolerance' })
     if (E.isLeft(renamed)) return renamed
+    const features = options.features
+    if (features !== undefined) {
+      const fv = validateFeatureMap(features)
+      if (E.isLeft(fv)) return fv
+    }
     const shape = modelShape(model)
-    const tr = validateExamples(train, 'train', shape.inputDim, shape.numClasses)
+    if (features !== undefined && shape.inputDim !== undefined && shape.inputDim !== features.outputDim) {
+      return E.left(errors.shapeMismatch('options.features.outputDim', `${shape.inputDim} features (the model's input dimension)`, `${features.outputDim}`))
+    }
+    // The examples hold what is perturbed: the model's inputs, or the feature map's.
+    const inputDim = features !== undefined ? features.inputDim : shape.inputDim
+    const tr = validateExamples(train, 'train', inputDim, shape.numClasses)
     if (E.isLeft(tr)) return tr
     if (train.x.rows === 0) return invalidOption('train', 'has no rows')
     const te = validateExamples(test, 'test', train.x.cols, shape.numClasses)
@@ -137,7 +191,7 @@ export const trainingSetAttack = (model: TwiceDifferentiable, train: Examples, t
     if (!(typeof alpha === 'number' && alpha > 0 && Number.isFinite(alpha))) return invalidOption('options.stepSize', `is ${String(alpha)}; expected a positive number`)
     // Per-feature bounds: the attack once read only scalar domains and ignored per-feature ones.
     const d = train.x.cols
-    const box = validateDomain(options.domain ?? info?.domain, d)
+    const box = validateDomain(options.domain ?? (features !== undefined ? features.domain : info?.domain), d)
     if (E.isLeft(box)) return box
     const { lower, upper } = box.right
     const targetsOk = validateRows(options.targets, test.x.rows, 'options.targets')
@@ -146,36 +200,66 @@ export const trainingSetAttack = (model: TwiceDifferentiable, train: Examples, t
     if (E.isLeft(fitOk)) return fitOk
     const seed = validateInverseHvpOptions(options, train.x.rows)
     if (E.isLeft(seed)) return seed
+    const n = train.x.rows
+    const candidates = options.candidates ?? n
+    if (!(Number.isInteger(candidates) && candidates >= k)) return invalidOption('options.candidates', `is ${String(candidates)}; expected an integer ≥ options.perturbed (${k})`)
     const control = controlOf(options)
-    const before = labelsByLoss(model, test.x, classes)
+    // What the model reads: φ of the inputs (computed once; only perturbed rows are mapped again), or the inputs.
+    const mapped = async (x: Matrix): Promise<E.Either<ProbeError, Matrix>> => (features === undefined ? E.right(x) : mapChecked(features, x))
+    const trainSeen = await mapped(train.x)
+    if (E.isLeft(trainSeen)) return trainSeen
+    const testSeen = await mapped(test.x)
+    if (E.isLeft(testSeen)) return testSeen
+    const m = trainSeen.right.cols
+    const before = labelsByLoss(model, testSeen.right, classes)
     const targets = options.targets === undefined ? Array.from({ length: test.x.rows }, (_, i) => i).filter((i) => before[i] === test.y[i]) : Array.from(options.targets)
     const outcomes: AttackOutcome[] = []
     let retrains = 0
     const progress = stage(control, 'attack', targets.length)
     // The solver's own progress events go to the caller too; its abort checks see the same signal.
     const solver: InfluenceOptions = { ...options }
+    /**
+     * I_pert,loss / n with respect to the inputs of `rows` (all when undefined) at `current`, whose training
+     * set as the model sees it is `seen`; `inputs` are those rows' inputs. Through φ: J_φᵀ of the feature-space one.
+     */
+    const influenceAt = async (current: TwiceDifferentiable, seen: Examples, target: Examples, rows?: Int32Array): Promise<E.Either<ProbeError, Matrix>> => {
+      const r = await inputInfluence(current, seen, target, rows === undefined ? solver : { ...solver, rows })()
+      return E.isLeft(r) ? r : E.right(r.right.gradients[0]!)
+    }
+    const toInputs = async (g: Matrix, inputs: Matrix): Promise<E.Either<ProbeError, Matrix>> => (features === undefined ? E.right(g) : pullbackChecked(features, inputs, g))
+    const gradients = async (current: TwiceDifferentiable, seen: Examples, target: Examples, inputs: Matrix, rows: Int32Array): Promise<E.Either<ProbeError, Matrix>> => {
+      const g = await influenceAt(current, seen, target, rows)
+      return E.isLeft(g) ? g : toInputs(g.right, inputs)
+    }
     for (const [done, t] of targets.entries()) {
       const ok = await progress.tick(done)
       if (E.isLeft(ok)) return ok
-      const target = { x: { rows: 1, cols: d, data: test.x.data.slice(t * d, (t + 1) * d) }, y: test.y.slice(t, t + 1) }
+      const target = { x: takeRows(testSeen.right, [t]), y: test.y.slice(t, t + 1) }
       const lossBefore = model.losses(target.x, target.y)[0]!
       // Pick the rows by the gradient at the original model: the linearised gain of a box step is ε‖g‖₁.
-      const first = await inputInfluence(model, train, target, solver)()
+      const first = await influenceAt(model, { x: trainSeen.right, y: train.y }, target)
       if (E.isLeft(first)) return first
-      const g0 = first.right.gradients[0]!
-      const gain = Array.from({ length: train.x.rows }, (_, j) => {
+      // Through φ, only the `candidates` rows of largest feature-space gradient are pulled back to the inputs.
+      const pool = features === undefined || candidates >= n ? Int32Array.from({ length: n }, (_, j) => j) : largestRows(first.right, candidates)
+      const pulled = await toInputs(pool.length === n ? first.right : takeRows(first.right, pool), pool.length === n ? train.x : takeRows(train.x, pool))
+      if (E.isLeft(pulled)) return pulled
+      const g0 = pulled.right
+      const gain = Array.from(pool, (_, r) => {
         let s = 0
-        for (let q = 0; q < d; q++) s += Math.abs(g0.data[j * d + q]!)
+        for (let q = 0; q < d; q++) s += Math.abs(g0.data[r * d + q]!)
         return s
       })
-      const rows = Int32Array.from(
-        Array.from({ length: train.x.rows }, (_, j) => j)
-          .sort((a, b) => gain[b]! - gain[a]! || a - b)
-          .slice(0, k),
-      )
+      const order = Array.from(pool.keys())
+        .sort((a, b) => gain[b]! - gain[a]! || pool[a]! - pool[b]!)
+        .slice(0, k)
+      const rows = Int32Array.from(order, (r) => pool[r]!)
       const data = train.x.data.slice()
+      // The training set as the model sees it: only the chosen rows change (re-mapped after each step).
+      const seenData = features === undefined ? data : trainSeen.right.data.slice()
+      const poisoned: Examples = { x: { rows: train.x.rows, cols: d, data }, y: train.y }
+      const seen: Examples = features === undefined ? poisoned : { x: { rows: train.x.rows, cols: m, data: seenData }, y: train.y }
       // From here on only the chosen rows' gradients are needed: one row each, in `rows` order.
-      const current: { model: TwiceDifferentiable; grads: Matrix } = { model, grads: takeRows(g0, rows) }
+      const current: { model: TwiceDifferentiable; grads: Matrix } = { model, grads: takeRows(g0, order) }
       let used = 0
       let label = before[t]!
       for (let step = 0; step < steps; step++) {
@@ -189,18 +273,23 @@ export const trainingSetAttack = (model: TwiceDifferentiable, train: Examples, t
             data[o] = Math.min(upper[q]!, Math.max(lower[q]!, Math.min(orig + eps, Math.max(orig - eps, moved))))
           }
         }
-        const poisoned: Examples = { x: { rows: train.x.rows, cols: d, data }, y: train.y }
+        const inputs = takeRows(poisoned.x, rows)
+        if (features !== undefined) {
+          const f = await mapped(inputs)
+          if (E.isLeft(f)) return f
+          rows.forEach((j, r) => seenData.set(f.right.data.subarray(r * m, (r + 1) * m), j * m))
+        }
         // Abortable between optimiser steps where the model can (refitTask); an abort is seen within a step.
-        const refit = await refitWith(current.model, poisoned.x, poisoned.y, { ...options.fit, ...controlOf(options) })()
+        const refit = await refitWith(current.model, seen.x, seen.y, { ...options.fit, ...controlOf(options) })()
         used++
         if (E.isLeft(refit)) return refit
         current.model = refit.right.model
         label = labelsByLoss(current.model, target.x, classes)[0]!
         if (label !== target.y[0]) break
         if (step + 1 < steps) {
-          const next = await inputInfluence(current.model, poisoned, target, { ...solver, rows })()
+          const next = await gradients(current.model, seen, target, inputs, rows)
           if (E.isLeft(next)) return next
-          current.grads = next.right.gradients[0]!
+          current.grads = next.right
         }
       }
       retrains += used

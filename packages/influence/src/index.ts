@@ -24,6 +24,7 @@ export {
   type InputInfluenceOptions,
 } from './influence.js'
 export { trainingSetAttack, type TrainingSetAttackOptions, type TrainingSetAttack, type AttackOutcome } from './attack.js'
+export { inputInfluenceThrough, type FeatureMap, type InputInfluenceThroughOptions } from './features.js'
 export { influenceProbe, type InfluenceProbeOptions, type InfluenceProbeResult, type InfluenceModelSource } from './probe.js'
 export { influenceReport } from './report.js'
 export { modelFromJson, modelToJson, loadModelFile, type SavedLinearModel } from './model-file.js'

@@ -1,5 +1,6 @@
 import { either as E, taskEither as TE } from 'fp-ts'
 import { createRng, errorFromThrown, errors, SondeError, stage, type Matrix, type ProbeError, type Rng, type RunControl } from '@sonde/oracle'
+import { cholesky as choleskyFactor, choleskySubstitute } from '@sonde/linalg'
 import { intIn, invalidOptionsOf, matrixProblem, numberWhere, optionsOf, seedIn, show, type Issue } from './checks.js'
 
 /** Options of {@link fitDirichletProcessGmm}. */
@@ -99,39 +100,18 @@ export const digamma = (x: number): number => {
 
 /** Lower Cholesky factor of a small SPD matrix (d × d row-major); undefined if not positive definite. */
 const cholesky = (a: Float64Array, d: number): Float64Array | undefined => {
-  const l = new Float64Array(d * d)
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * d + j]!
-      for (let k = 0; k < j; k++) s -= l[i * d + k]! * l[j * d + k]!
-      if (i === j) {
-        if (!(s > 0)) return undefined
-        l[i * d + i] = Math.sqrt(s)
-      } else l[i * d + j] = s / l[j * d + j]!
-    }
-  }
-  return l
+  const l = choleskyFactor({ rows: d, cols: d, data: a })
+  return E.isRight(l) ? l.right.data : undefined
 }
 
-/** Inverse of an SPD matrix from its Cholesky factor. */
+/** Inverse of an SPD matrix from its Cholesky factor: one solve L Lᵀ x = e_c per column. */
 const inverseFromCholesky = (l: Float64Array, d: number): Float64Array => {
   const inv = new Float64Array(d * d)
-  const col = new Float64Array(d)
+  const e = new Float64Array(d)
   for (let c = 0; c < d; c++) {
-    col.fill(0)
-    col[c] = 1
-    // L z = e_c
-    for (let i = 0; i < d; i++) {
-      let s = col[i]!
-      for (let k = 0; k < i; k++) s -= l[i * d + k]! * col[k]!
-      col[i] = s / l[i * d + i]!
-    }
-    // Lᵀ x = z
-    for (let i = d - 1; i >= 0; i--) {
-      let s = col[i]!
-      for (let k = i + 1; k < d; k++) s -= l[k * d + i]! * col[k]!
-      col[i] = s / l[i * d + i]!
-    }
+    e.fill(0)
+    e[c] = 1
+    const col = choleskySubstitute(l, d, e)
     for (let i = 0; i < d; i++) inv[i * d + c] = col[i]!
   }
   return inv

@@ -232,7 +232,12 @@ export const benchSections = (text: string): Map<string, string> => {
   for (const part of parts) {
     const title = part.slice(0, part.indexOf('\n')).trim()
     // Headings inside a section go one level down under the page's own heading.
-    const body = part.slice(part.indexOf('\n') + 1).replace(/\]\(plots\//g, '](/generated/plots/').replace(/^### /gm, '#### ')
+    // A link to a plot becomes the plot itself, served from the site's public folder.
+    const body = part
+      .slice(part.indexOf('\n') + 1)
+      .replace(/\[([^\]]*)\]\(plots\/([\w.-]+\.png)\)/g, '\n\n![$1](/generated/plots/$2)\n\n')
+      .replace(/\]\(plots\//g, '](/generated/plots/')
+      .replace(/^### /gm, '#### ')
     out.set(slugOf(title), `### ${title}\n${body}`)
   }
   return out

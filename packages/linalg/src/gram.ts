@@ -208,7 +208,7 @@ export interface GramBlocksOptions {
  *
  * const x = { rows: 3, cols: 2, data: Float64Array.of(1, 0, 0, 2, 1, 1) }
  * const traces: number[] = []
- * await gramBlocks(x, [[1, 1, 1], [0, 0, 1]], (k, g) => traces.push(g.data[0]! + g.data[3]!)) // traces = [7, 2]
+ * await gramBlocks(x, [[1, 1, 1], [0, 0, 1]], (_, g) => traces.push(g.data[0]! + g.data[3]!)) // traces = [7, 2]
  */
 export const gramBlocks = async (
   x: Matrix,

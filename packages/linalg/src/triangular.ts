@@ -98,10 +98,11 @@ export const solveLowerTransposed = (l: Matrix, b: ArrayLike<number>): E.Either<
  *
  * @example
  * import { either as E } from 'fp-ts'
+ * import type { Matrix } from '@sonde/oracle'
  * import { cholesky, solveCholesky } from '@sonde/linalg'
  *
  * const a = { rows: 2, cols: 2, data: Float64Array.of(4, 2, 2, 3) }
- * const x = E.chainW((l: typeof a) => solveCholesky(l, [2, 1]))(cholesky(a)) // E.right([0.5, 0])
+ * const x = E.chainW((l: Matrix) => solveCholesky(l, [2, 1]))(cholesky(a)) // E.right([0.5, 0])
  */
 export const solveCholesky = (l: Matrix, b: ArrayLike<number>): E.Either<SolveError, Float64Array> =>
   E.map(({ m, b: v }: { readonly m: Matrix; readonly b: ArrayLike<number> }) => choleskySubstitute(m.data, m.rows, v))(checkTriangular(l, b))

@@ -28,6 +28,11 @@ export interface GramCache {
   readonly full: () => Float64Array
   /** How many rows of M have been computed so far (K once `full()` ran). */
   readonly rowsComputed: () => number
+  /**
+   * Row a of M and W·x (K values, no bias) in one pass over W when the row is not kept yet; the product has the
+   * bits of `dot` row by row.
+   */
+  readonly rowAndProduct: (a: number, x: Float64Array) => { readonly row: Float64Array; readonly product: Float64Array }
 }
 
 /** Rows kept beyond this many values are dropped oldest first (the full matrix, once asked for, is kept whole). */
@@ -75,8 +80,54 @@ export const gramCache = (w: Float64Array, k: number, d: number): GramCache => {
     whole = g
     return g
   }
+  const rowAndProduct = (a: number, x: Float64Array): { row: Float64Array; product: Float64Array } => {
+    const product = new Float64Array(k)
+    if (whole !== undefined || rows.has(a)) {
+      for (let c = 0; c < k; c++) product[c] = dot(w, c * d, x, 0, d)
+      return { row: row(a), product }
+    }
+    const r = new Float64Array(k)
+    const ao = a * d
+    for (let c = 0; c < k; c++) {
+      // dot's four partial sums, for both vectors, over one read of w_c.
+      const o = c * d
+      let s0 = 0
+      let s1 = 0
+      let s2 = 0
+      let s3 = 0
+      let u0 = 0
+      let u1 = 0
+      let u2 = 0
+      let u3 = 0
+      let i = 0
+      for (; i + 3 < d; i += 4) {
+        const w0 = w[o + i]!
+        const w1 = w[o + i + 1]!
+        const w2 = w[o + i + 2]!
+        const w3 = w[o + i + 3]!
+        s0 += w0 * w[ao + i]!
+        s1 += w1 * w[ao + i + 1]!
+        s2 += w2 * w[ao + i + 2]!
+        s3 += w3 * w[ao + i + 3]!
+        u0 += w0 * x[i]!
+        u1 += w1 * x[i + 1]!
+        u2 += w2 * x[i + 2]!
+        u3 += w3 * x[i + 3]!
+      }
+      for (; i < d; i++) {
+        s0 += w[o + i]! * w[ao + i]!
+        u0 += w[o + i]! * x[i]!
+      }
+      r[c] = s0 + s1 + (s2 + s3)
+      product[c] = u0 + u1 + (u2 + u3)
+    }
+    if (rows.size >= keep) rows.delete(rows.keys().next().value!)
+    rows.set(a, r)
+    return { row: r, product }
+  }
   return {
     k,
+    rowAndProduct,
     row,
     entry: (a, b) => row(a)[b]!,
     full,

@@ -233,7 +233,14 @@ export const solveMargin = (prep: PreparedSoftmax, p: ResolvedProblem, tau: numb
   // A coordinate with lower = upper (an immutable feature) is clipped for good.
   const fixed = (i: number): boolean => lower[i] === upper[i]
   for (let i = 0; i < d; i++) clipped[i] = fixed(i) || x0[i]! < lower[i]! || x0[i]! > upper[i]! ? 1 : 0
-  const q = cons.values(xt)
+  // Without a box the target's row of M is needed at once: it shares its pass over W with the logits of x0.
+  let q: Float64Array
+  if (p.boxed) q = cons.values(xt)
+  else {
+    const { product } = prep.gram.rowAndProduct(t, xt)
+    const z = Float64Array.from(product, (v, c) => model.bias[c]! + v)
+    q = Float64Array.from(classOf, (c) => z[t]! - z[c]! - tau)
+  }
   if (q.every((v) => v >= 0)) return E.right(finish(xt, new Float64Array(m), 0))
   if (!p.boxed) return solveMarginFree(prep, p, cons, q, finish)
   const gram = prep.gram.full()

@@ -35,6 +35,18 @@ describe('M = WWᵀ on demand (GramCache)', () => {
       }
     }
     expect(Array.from(prep.gram.row(3))).toEqual(Array.from(r3))
+    // Row and W·x in one pass: the same bits as the row alone and as the plain products.
+    const fresh = unwrap(prepareSoftmax({ weights: model.weights, bias: model.bias }))
+    const x = Float64Array.from({ length: d }, (_, i) => Math.sin(i))
+    const { row, product } = fresh.gram.rowAndProduct(3, x)
+    expect(Array.from(row)).toEqual(Array.from(r3))
+    expect(fresh.gram.rowsComputed()).toBe(1)
+    for (let c = 0; c < k; c++) {
+      let s = 0
+      for (let i = 0; i < d; i++) s += w[c * d + i]! * x[i]!
+      expect(Math.abs(product[c]! - s)).toBeLessThanOrEqual(1e-13 * Math.max(1, Math.abs(s)))
+    }
+    expect(Array.from(fresh.gram.rowAndProduct(3, x).product)).toEqual(Array.from(product))
   })
 
   it('a margin query without a box computes only the rows of the target and of the competitors that enter, and equals the dense solver', () => {

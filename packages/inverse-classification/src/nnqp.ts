@@ -1,3 +1,6 @@
+import { either as E } from 'fp-ts'
+import { cholesky, choleskySubstitute } from '@sonde/linalg'
+
 /**
  * min ½λᵀHλ + qᵀλ subject to λ ≥ 0, for a small symmetric positive semi-definite H (m × m,
  * row-major): an active-set method in the style of Lawson–Hanson. The passive set grows by the
@@ -38,33 +41,12 @@ const entryOf = (h: Float64Array | HessianColumns, m: number): Entry =>
 /** Cholesky solve of H[P,P] z = rhs; undefined when H[P,P] is (numerically) singular. */
 const solvePassive = (h: Entry, passive: readonly number[], rhs: Float64Array): Float64Array | undefined => {
   const n = passive.length
-  const l = new Float64Array(n * n)
-  let maxDiag = 0
-  for (const p of passive) maxDiag = Math.max(maxDiag, h(p, p))
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = h(passive[i]!, passive[j]!)
-      for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!
-      if (i === j) {
-        // A pivot this small relative to the diagonal means the constraint is (nearly) a
-        // combination of those already passive.
-        if (!(s > 1e-12 * maxDiag)) return undefined
-        l[i * n + i] = Math.sqrt(s)
-      } else l[i * n + j] = s / l[j * n + j]!
-    }
-  }
-  const y = new Float64Array(n)
-  for (let i = 0; i < n; i++) {
-    let s = rhs[i]!
-    for (let k = 0; k < i; k++) s -= l[i * n + k]! * y[k]!
-    y[i] = s / l[i * n + i]!
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    let s = y[i]!
-    for (let k = i + 1; k < n; k++) s -= l[k * n + i]! * y[k]!
-    y[i] = s / l[i * n + i]!
-  }
-  return y
+  const a = new Float64Array(n * n)
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = h(passive[i]!, passive[j]!)
+  // A pivot below 1e-12 of the largest diagonal entry means the constraint is (nearly) a combination of
+  // those already passive.
+  const l = cholesky({ rows: n, cols: n, data: a }, { pivotTolerance: 1e-12, inPlace: true })
+  return E.isRight(l) ? choleskySubstitute(l.right.data, n, rhs) : undefined
 }
 
 /** The non-negative QP min ½λᵀHλ + qᵀλ, λ ≥ 0, by the active-set method described at the top of this file; `warm` starts from a previous λ. */

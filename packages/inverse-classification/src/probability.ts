@@ -1,39 +1,14 @@
 import { either as E } from 'fp-ts'
 import { errors, type ProbeError } from '@sonde/oracle'
+import { luInPlace, luSubstitute } from '@sonde/linalg'
 import { distance, dot, softmaxLogits, type ResolvedProblem, type Solution } from './problem.js'
 import type { PreparedSoftmax } from './softmax.js'
 
-/** Solve A z = b (n × n, row-major, copied) by Gaussian elimination with partial pivoting. */
+/** Solve A z = b (n × n, row-major, copied) by Gaussian elimination with partial pivoting; undefined when singular. */
 const solveDense = (a: Float64Array, b: Float64Array, n: number): Float64Array | undefined => {
   const m = a.slice()
-  const x = b.slice()
-  for (let col = 0; col < n; col++) {
-    let piv = col
-    for (let r = col + 1; r < n; r++) if (Math.abs(m[r * n + col]!) > Math.abs(m[piv * n + col]!)) piv = r
-    if (m[piv * n + col] === 0) return undefined
-    if (piv !== col) {
-      for (let c = 0; c < n; c++) {
-        const tmp = m[col * n + c]!
-        m[col * n + c] = m[piv * n + c]!
-        m[piv * n + c] = tmp
-      }
-      const tb = x[col]!
-      x[col] = x[piv]!
-      x[piv] = tb
-    }
-    for (let r = col + 1; r < n; r++) {
-      const f = m[r * n + col]! / m[col * n + col]!
-      if (f === 0) continue
-      for (let c = col; c < n; c++) m[r * n + c]! -= f * m[col * n + c]!
-      x[r]! -= f * x[col]!
-    }
-  }
-  for (let r = n - 1; r >= 0; r--) {
-    let s = x[r]!
-    for (let c = r + 1; c < n; c++) s -= m[r * n + c]! * x[c]!
-    x[r] = s / m[r * n + r]!
-  }
-  return x
+  const perm = new Int32Array(n)
+  return luInPlace(m, n, perm).pivot >= 0 ? undefined : luSubstitute(m, n, perm, b)
 }
 
 const softmax = (z: Float64Array): Float64Array => {

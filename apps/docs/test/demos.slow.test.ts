@@ -47,15 +47,13 @@ afterAll(async () => {
 const open = async (path: string): Promise<{ page: Page; problems: string[]; loadMs: number }> => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
   const problems: string[] = []
-  // The one exception: the browser's own request for /favicon.ico (not the page's), while the site has no favicon.
-  const favicon = (url: string): boolean => new URL(url).pathname === '/favicon.ico'
   page.on('console', (m) => {
-    if (m.type() === 'error' && !favicon(m.location().url)) problems.push(`console error: ${m.text()} (${m.location().url})`)
+    if (m.type() === 'error') problems.push(`console error: ${m.text()} (${m.location().url})`)
   })
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
   page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText ?? '?'})`))
   page.on('response', (r) => {
-    if (r.status() >= 400 && !favicon(r.url())) problems.push(`HTTP ${r.status()}: ${r.url()}`)
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`)
   })
   const t0 = Date.now()
   const response = await page.goto(`${site.url}${path}`, { waitUntil: 'load' })

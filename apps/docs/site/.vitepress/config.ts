@@ -49,6 +49,7 @@ export default defineConfig({
   // Every link is checked at build time; a dead link fails `npm run docs:build`.
   ignoreDeadLinks: false,
   lastUpdated: false,
+  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
   themeConfig: {
     nav: [
       { text: 'Start', link: '/start/' },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createRng, fromFunction, meter, toPromise, type Matrix } from '@sonde/oracle'
-import { defuse, type Generator } from '../src/index.js'
+import { correctModel, defuse, type Generator } from '../src/index.js'
 import { labelShareNearby } from '../src/defuse.js'
 
 /**
@@ -97,5 +97,14 @@ describe('defuse from sources of every class: the planted bug is the top-ranked 
     // Without the likeness the ranking would put a boundary crossing first: the term is what finds the bug.
     const byErrorAndShare = [...r.regions].sort((a, b) => b.share * b.errorRate - a.share * a.errorRate)[0]!
     expect(bugShare(byErrorAndShare.samples, byErrorAndShare.oracleLabels)).toBeLessThan(0.5)
+  })
+})
+
+describe('correctModel spread', () => {
+  it('refuses a spread that is not a positive finite number before anything runs', async () => {
+    for (const spread of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const r = await correctModel(undefined as never, undefined as never, [], identity, { seed: 1, spread })()
+      expect(r._tag === 'Left' && r.left._tag === 'InvalidOptions' && r.left.message.includes('options.spread')).toBe(true)
+    }
   })
 })

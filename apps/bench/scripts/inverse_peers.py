@@ -27,7 +27,7 @@ def bounds_of(p, d):
     return lo, hi
 
 
-def clarabel_solve(w, b, p):
+def clarabel_solve(w, b, p, tight=False):
     import cvxpy as cp
 
     d = w.shape[1]
@@ -51,7 +51,10 @@ def clarabel_solve(w, b, p):
     prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(x - x0)), cons)
     t0 = time.perf_counter()
     try:
-        prob.solve(solver=cp.CLARABEL)
+        if tight:
+            prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, tol_ktratio=1e-10)
+        else:
+            prob.solve(solver=cp.CLARABEL)
     except cp.error.SolverError as e:  # noqa: F841
         return {"status": "solver_error", "seconds": time.perf_counter() - t0}
     secs = time.perf_counter() - t0
@@ -85,7 +88,7 @@ def slsqp_solve(w, b, p):
     return {"status": "optimal" if r.success else f"failed: {r.message}", "seconds": secs, "x": r.x.tolist()}
 
 
-SOLVERS = {"clarabel": clarabel_solve, "slsqp": slsqp_solve}
+SOLVERS = {"clarabel": clarabel_solve, "clarabel_tight": lambda w, b, p: clarabel_solve(w, b, p, tight=True), "slsqp": slsqp_solve}
 
 
 def main():

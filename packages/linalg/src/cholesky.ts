@@ -1,7 +1,7 @@
 import { either as E } from 'fp-ts'
 import { errors, type Aborted, type Infeasible, type InvalidInput, type Matrix, type ShapeMismatch, type Stage } from '@sonde/oracle'
 import { helper } from './pool.js'
-import { instantiate, kernelModule, sharedMemory, type Kernels } from './wasm.js'
+import { borrowMemory, instantiate, kernelModule, returnMemory, type Kernels } from './wasm.js'
 import { checkSquare } from './validate.js'
 
 /**
@@ -34,7 +34,7 @@ export interface CholeskyTaskOptions extends CholeskyOptions {
 
 /** Panel width of the blocked factorisation (columns per trailing update) and its inner block. */
 const NB = 256
-const IB = 32
+const IB = 16
 /** Block columns of Q per pass of the trailing update (see {@link trailing}). */
 const CB = 128
 /** Below this size the unblocked JavaScript loop wins (no copy into WebAssembly memory). */
@@ -96,7 +96,7 @@ const workspace = (p: number): Workspace | undefined => {
   if (module === null) return undefined
   const ld = Math.ceil(p / 4) * 4
   const q = ld * ld
-  const memory = sharedMemory(8 * (q + ld * NB))
+  const memory = borrowMemory(8 * (q + ld * NB))
   if (memory === null) return undefined
   return { memory, k: instantiate(module, memory), f: new Float64Array(memory.buffer), ld, q }
 }
@@ -256,20 +256,24 @@ export const cholesky = (a: Matrix, options?: CholeskyOptions): E.Either<NotPosi
     zeroUpper(out, p)
     return E.right({ rows: p, cols: p, data: out })
   }
-  copyIn(w, m.data, p)
-  for (let k0 = 0; k0 < p; k0 += NB) {
-    const kb = Math.min(NB, p - k0)
-    const failed = factorPanel(w, p, k0, kb, shift, threshold)
-    if (failed !== undefined) return E.left(failure(m.data, p, failed))
-    const r0 = k0 + kb
-    if (r0 >= p) break
-    const slivers = Math.ceil((p - r0) / 4)
-    pack(w, p, r0, slivers, k0, kb)
-    trailing(w, 8 * (r0 * w.ld + r0), 0, slivers, slivers, kb)
+  try {
+    copyIn(w, m.data, p)
+    for (let k0 = 0; k0 < p; k0 += NB) {
+      const kb = Math.min(NB, p - k0)
+      const failed = factorPanel(w, p, k0, kb, shift, threshold)
+      if (failed !== undefined) return E.left(failure(m.data, p, failed))
+      const r0 = k0 + kb
+      if (r0 >= p) break
+      const slivers = Math.ceil((p - r0) / 4)
+      pack(w, p, r0, slivers, k0, kb)
+      trailing(w, 8 * (r0 * w.ld + r0), 0, slivers, slivers, kb)
+    }
+    const out = inPlace ? m.data : new Float64Array(p * p)
+    copyOut(w, out, p)
+    return E.right({ rows: p, cols: p, data: out })
+  } finally {
+    returnMemory(w.memory)
   }
-  const out = inPlace ? m.data : new Float64Array(p * p)
-  copyOut(w, out, p)
-  return E.right({ rows: p, cols: p, data: out })
 }
 
 /**
@@ -301,7 +305,22 @@ export const choleskyTask = async (a: Matrix, options?: CholeskyTaskOptions): Pr
     const done = s.check(p)
     return E.isLeft(done) ? done : small
   }
-  const threshold = tol * maxDiagonal(m.data, p, p, shift)
+  try {
+    return await factorTask(w, m, p, shift, tol * maxDiagonal(m.data, p, p, shift), s, options)
+  } finally {
+    returnMemory(w.memory)
+  }
+}
+
+const factorTask = async (
+  w: Workspace,
+  m: Matrix,
+  p: number,
+  shift: number,
+  threshold: number,
+  s: Stage | undefined,
+  options: CholeskyTaskOptions | undefined,
+): Promise<E.Either<NotPositiveDefinite | InvalidInput | Aborted, Matrix>> => {
   const h = options?.parallel === false ? null : await helper()
   copyIn(w, m.data, p)
   for (let k0 = 0; k0 < p; k0 += NB) {

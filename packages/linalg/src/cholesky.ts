@@ -30,6 +30,8 @@ export interface CholeskyTaskOptions extends CholeskyOptions {
   readonly stage?: Stage
   /** Use the helper thread (both cores) where there is one. Default true. */
   readonly parallel?: boolean
+  /** The smallest p for which the helper thread is used (default 3,000: below it the bench measured no gain). */
+  readonly parallelFrom?: number
 }
 
 /** Panel width of the blocked factorisation (columns per trailing update) and its inner block. */
@@ -37,6 +39,8 @@ const NB = 256
 const IB = 16
 /** Block columns of Q per pass of the trailing update (see {@link trailing}). */
 const CB = 128
+/** The smallest p for which choleskyTask hands half of each trailing update to the helper thread. */
+const PARALLEL_FROM = 3000
 /** Below this size the unblocked JavaScript loop wins (no copy into WebAssembly memory). */
 const SMALL = 96
 
@@ -321,7 +325,9 @@ const factorTask = async (
   s: Stage | undefined,
   options: CholeskyTaskOptions | undefined,
 ): Promise<E.Either<NotPositiveDefinite | InvalidInput | Aborted, Matrix>> => {
-  const h = options?.parallel === false ? null : await helper()
+  // The helper thread only from p = 3,000: at p = 1,970 the bench measured both cores slower than one (0.96 against
+  // 0.80 s, on a machine shared with other work), at p = 7,850 no worse.
+  const h = options?.parallel === false || p < (options?.parallelFrom ?? PARALLEL_FROM) ? null : await helper()
   copyIn(w, m.data, p)
   for (let k0 = 0; k0 < p; k0 += NB) {
     if (s !== undefined) {

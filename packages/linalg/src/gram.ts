@@ -195,6 +195,8 @@ export interface GramBlocksOptions {
   readonly stage?: Stage
   /** Use the helper thread (both cores) where there is one. Default true. */
   readonly parallel?: boolean
+  /** The smallest Gram (n · d² / 2 multiply-adds) for which the helper thread is used; default 5e7. */
+  readonly parallelFrom?: number
 }
 
 /**
@@ -228,7 +230,9 @@ export const gramBlocks = async (
   const g: Matrix = { rows: d, cols: d, data: out }
   const st = options?.stage
   const s = d < SMALL || n === 0 ? undefined : space(n, d)
-  const h: Helper | null = s === undefined || options?.parallel === false ? null : await helper()
+  // The helper thread only where it paid in apps/bench (linalg): a Gram of ≥ 5e7 multiply-adds (≈ 10 ms). At
+  // n = 1,200, d = 197 (2.3e7) the hand-off cost more than it saved (258 against 221 ms for 55 Grams).
+  const h: Helper | null = s === undefined || options?.parallel === false || (n * d * d) / 2 < (options?.parallelFrom ?? 5e7) ? null : await helper()
   if (s !== undefined) packX(s, m.right)
   // Half the lower triangle's work each: the helper takes the bottom row blocks.
   const mid = s === undefined ? 0 : h === null ? s.slivers : Math.min(s.slivers, Math.round(s.slivers / Math.SQRT2))

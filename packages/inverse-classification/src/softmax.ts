@@ -171,25 +171,59 @@ const solveMarginFree = (
       return col
     },
   }
-  const sol = solveNnqp(hessian, q, m)
-  if (!sol.converged) return E.left(errors.notConverged('inverse softmax (the dual NNQP)', sol.iterations, nnqpResidual(hessian, q, m, sol.lambda), 1e-13))
-  if (sol.unbounded !== undefined) {
-    // d ≥ 0 with Σ dⱼ aⱼ = 0 and Σ dⱼ gⱼ(x0) < 0: a combination of the constraints that no x satisfies.
-    const against = Array.from(sol.unbounded, (v, j) => (v > 0 ? classOf[j]! : -1)).filter((c) => c >= 0)
-    return E.left(errors.infeasible(`no point puts class ${t} ${p.margin} above classes ${against.join(', ')} at once`))
+  // G from M loses the digits of ‖w_t − w_c‖² when classes nearly coincide (M_tt − 2M_tc + M_cc cancels): an
+  // infeasibility certificate or an answer that fails its KKT check is settled again with H's columns formed
+  // from the differences w_t − w_c themselves (one pass over W per column; the old dense refresh did the same).
+  const { cols: d, data: w } = model.weights
+  const exactColumns = new Map<number, Float64Array>()
+  const exact: HessianColumns = {
+    column: (j) => {
+      let col = exactColumns.get(j)
+      if (col === undefined) {
+        const a = new Float64Array(d)
+        cons.addRow(j, 1, a)
+        col = new Float64Array(m)
+        for (let r = 0; r < m; r++) {
+          const co = classOf[r]! * d
+          const to = t * d
+          let s0 = 0
+          for (let i = 0; i < d; i++) s0 += (w[to + i]! - w[co + i]!) * a[i]!
+          col[r] = s0
+        }
+        exactColumns.set(j, col)
+      }
+      return col
+    },
   }
-  const lambda = sol.lambda
-  const x = p.x0.slice()
-  for (let j = 0; j < m; j++) if (lambda[j]! > 0) cons.addRow(j, lambda[j]!, x)
-  const result = finish(x, lambda, sol.iterations + 1)
   let scale = 1
   for (let j = 0; j < m; j++) scale = Math.max(scale, Math.abs(q[j]!))
-  let lmax = 1
-  for (let j = 0; j < m; j++) lmax = Math.max(lmax, lambda[j]!)
-  // The certificate is enforced, not just reported (as in the boxed solver below).
-  const tolerance = 1e-9 * scale * lmax
-  if (!(result.kktResidual <= tolerance)) return E.left(errors.notConverged('inverse softmax (the dual NNQP)', result.iterations, result.kktResidual, tolerance))
-  return E.right(result)
+  let iterations = 0
+  let last: E.Either<ProbeError, Solution> = E.left(errors.notConverged('inverse softmax (the dual NNQP)', 0, Number.POSITIVE_INFINITY, 1e-13))
+  for (const h of [hessian, exact]) {
+    const sol = solveNnqp(h, q, m)
+    iterations += sol.iterations + 1
+    if (!sol.converged) {
+      last = E.left(errors.notConverged('inverse softmax (the dual NNQP)', iterations, nnqpResidual(h, q, m, sol.lambda), 1e-13))
+      continue
+    }
+    if (sol.unbounded !== undefined) {
+      // d ≥ 0 with Σ dⱼ aⱼ = 0 and Σ dⱼ gⱼ(x0) < 0: a combination of the constraints that no x satisfies.
+      const against = Array.from(sol.unbounded, (v, j) => (v > 0 ? classOf[j]! : -1)).filter((c) => c >= 0)
+      last = E.left(errors.infeasible(`no point puts class ${t} ${p.margin} above classes ${against.join(', ')} at once`))
+      continue
+    }
+    const lambda = sol.lambda
+    const x = p.x0.slice()
+    for (let j = 0; j < m; j++) if (lambda[j]! > 0) cons.addRow(j, lambda[j]!, x)
+    const result = finish(x, lambda, iterations)
+    let lmax = 1
+    for (let j = 0; j < m; j++) lmax = Math.max(lmax, lambda[j]!)
+    // The certificate is enforced, not just reported (as in the boxed solver below).
+    const tolerance = 1e-9 * scale * lmax
+    if (result.kktResidual <= tolerance) return E.right(result)
+    last = E.left(errors.notConverged('inverse softmax (the dual NNQP)', result.iterations, result.kktResidual, tolerance))
+  }
+  return last
 }
 
 /**

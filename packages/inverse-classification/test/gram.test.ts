@@ -126,4 +126,13 @@ describe('M = WWᵀ on demand (GramCache)', () => {
     }
     expect(binding).toBeGreaterThan(3)
   })
+
+  it('nearly coincident classes (‖w_t − w_c‖² = 1e-6 under M entries of 1e12): the analytic answer, not a false Infeasible', () => {
+    // (w_0 − w_1)·x + b_0 − b_1 ≥ 0 with w_0 − w_1 = (0, −1e-3), b_0 − b_1 = −1: x = (0, −1000).
+    const model = { weights: { rows: 2, cols: 2, data: Float64Array.of(1e6, 0, 1e6, 1e-3) }, bias: Float64Array.of(0, 1) }
+    const r = unwrap(inverseSoftmax(model, Float64Array.of(0, 0), { target: 0, margin: 0 }))
+    expect(Math.abs(r.x[0]!)).toBeLessThanOrEqual(1e-9)
+    expect(Math.abs(r.x[1]! + 1000)).toBeLessThanOrEqual(1e-9)
+    expect(Math.abs(r.distance - 1000)).toBeLessThanOrEqual(1e-9)
+  })
 })

@@ -28,10 +28,13 @@ export interface CholeskyOptions {
 export interface CholeskyTaskOptions extends CholeskyOptions {
   /** Progress (rows factored of p) and abort, checked between panels. */
   readonly stage?: Stage
-  /** Use the helper thread (both cores) where there is one. Default true. */
+  /**
+   * Share each trailing update with a helper thread (both cores) where there is one. Default false: on the
+   * shared two-core bench machine it never paid (p = 1,970: 0.42 against 0.40 s; p = 7,850: 18.9 against
+   * 15.9 s, one core winning; apps/bench linalg), since the caller waits for the slower half at every panel.
+   * Worth trying on an idle machine with cores to spare.
+   */
   readonly parallel?: boolean
-  /** The smallest p for which the helper thread is used (default 3,000: below it the bench measured no gain). */
-  readonly parallelFrom?: number
 }
 
 /** Panel width of the blocked factorisation (columns per trailing update) and its inner block. */
@@ -39,8 +42,6 @@ const NB = 256
 const IB = 16
 /** Block columns of Q per pass of the trailing update (see {@link trailing}). */
 const CB = 128
-/** The smallest p for which choleskyTask hands half of each trailing update to the helper thread. */
-const PARALLEL_FROM = 3000
 /** Below this size the unblocked JavaScript loop wins (no copy into WebAssembly memory). */
 const SMALL = 96
 
@@ -282,8 +283,8 @@ export const cholesky = (a: Matrix, options?: CholeskyOptions): E.Either<NotPosi
 
 /**
  * {@link cholesky} for large matrices: progress (rows factored of p) and abort through `options.stage`, checked
- * between slices of the work, and the trailing updates shared with a helper thread where there is one (both
- * cores; without worker_threads, SharedArrayBuffer or WebAssembly SIMD it runs on the caller's thread alone).
+ * between slices of the work; with `parallel: true` the trailing updates are shared with a helper thread where
+ * there is one (without worker_threads, SharedArrayBuffer or WebAssembly SIMD it runs on the caller's thread).
  * Same result, same errors, plus `Aborted`.
  *
  * @example
@@ -325,9 +326,7 @@ const factorTask = async (
   s: Stage | undefined,
   options: CholeskyTaskOptions | undefined,
 ): Promise<E.Either<NotPositiveDefinite | InvalidInput | Aborted, Matrix>> => {
-  // The helper thread only from p = 3,000: at p = 1,970 the bench measured both cores slower than one (0.96 against
-  // 0.80 s, on a machine shared with other work), at p = 7,850 no worse.
-  const h = options?.parallel === false || p < (options?.parallelFrom ?? PARALLEL_FROM) ? null : await helper()
+  const h = options?.parallel === true ? await helper() : null
   copyIn(w, m.data, p)
   for (let k0 = 0; k0 < p; k0 += NB) {
     if (s !== undefined) {

@@ -193,17 +193,19 @@ export const gram = (x: Matrix, options?: GramOptions): E.Either<InvalidInput | 
 export interface GramBlocksOptions {
   /** Progress (weight vectors done of their count) and abort, checked between them. */
   readonly stage?: Stage
-  /** Use the helper thread (both cores) where there is one. Default true. */
+  /**
+   * Share each Gram's rows of blocks with a helper thread where there is one. Default false: on the shared
+   * bench machine it did not pay (n = 1,200, d = 197: 258 against 221 ms for 55 Grams; n = 5,040, d = 785:
+   * 279–297 against 271–302 ms per Gram).
+   */
   readonly parallel?: boolean
-  /** The smallest Gram (n · d² / 2 multiply-adds) for which the helper thread is used; default 5e7. */
-  readonly parallelFrom?: number
 }
 
 /**
  * XᵀDₖX for several diagonals D₀, D₁, … on one X (the blocks of a softmax model's Hessian, one per pair of
  * classes): X is packed once, and each Gram is handed to `visit(k, gram)` as soon as it is computed — in one
- * buffer that the next Gram overwrites, so copy what you keep. Rows of blocks are shared with the helper
- * thread where there is one; progress and abort between weight vectors.
+ * buffer that the next Gram overwrites, so copy what you keep. With `parallel: true`, rows of blocks are
+ * shared with a helper thread; progress and abort between weight vectors.
  *
  * @example
  * import { gramBlocks } from '@sonde/linalg'
@@ -230,9 +232,7 @@ export const gramBlocks = async (
   const g: Matrix = { rows: d, cols: d, data: out }
   const st = options?.stage
   const s = d < SMALL || n === 0 ? undefined : space(n, d)
-  // The helper thread only where it paid in apps/bench (linalg): a Gram of ≥ 5e7 multiply-adds (≈ 10 ms). At
-  // n = 1,200, d = 197 (2.3e7) the hand-off cost more than it saved (258 against 221 ms for 55 Grams).
-  const h: Helper | null = s === undefined || options?.parallel === false || (n * d * d) / 2 < (options?.parallelFrom ?? 5e7) ? null : await helper()
+  const h: Helper | null = s !== undefined && options?.parallel === true ? await helper() : null
   if (s !== undefined) packX(s, m.right)
   // Half the lower triangle's work each: the helper takes the bottom row blocks.
   const mid = s === undefined ? 0 : h === null ? s.slivers : Math.min(s.slivers, Math.round(s.slivers / Math.SQRT2))

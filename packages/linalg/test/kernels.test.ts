@@ -82,7 +82,7 @@ describe('cholesky', () => {
     expect(reconstructionError(a, l, 0.25)).toBeLessThanOrEqual(1e-13)
     expect(upperMax(l)).toBe(0)
     expect(a.data).toEqual(before)
-    const t = right(await choleskyTask(a, { shift: 0.25, parallelFrom: 0 }))
+    const t = right(await choleskyTask(a, { shift: 0.25, parallel: true }))
     expect(t.data).toEqual(l.data)
     const serial = right(await choleskyTask(a, { shift: 0.25, parallel: false }))
     expect(serial.data).toEqual(l.data)
@@ -117,7 +117,7 @@ describe('cholesky', () => {
     a.data[k * p + k] = a.data[(k - 1) * p + k - 1]! - 1
     const r = cholesky(a)
     expect(E.isLeft(r) && r.left._tag === 'Infeasible' && 'pivot' in r.left && r.left.pivot).toBe(k)
-    const t = await choleskyTask(a, { parallelFrom: 0 })
+    const t = await choleskyTask(a, { parallel: true })
     expect(E.isLeft(t) && 'pivot' in t.left && t.left.pivot).toBe(k)
     // The pivot is −1 up to rounding.
     expect(E.isLeft(r) && 'value' in r.left && Math.abs(r.left.value + 1)).toBeLessThan(1e-9)
@@ -277,7 +277,7 @@ describe('gram', () => {
     const ws = [0, 1, 2].map(() => Float64Array.from({ length: n }, () => rng.next()))
     for (const parallel of [true, false]) {
       const seen: Float64Array[] = []
-      right(await gramBlocks(x, ws, (k, g) => (seen[k] = g.data.slice()), { parallel, parallelFrom: 0 }))
+      right(await gramBlocks(x, ws, (k, g) => (seen[k] = g.data.slice()), { parallel }))
       ws.forEach((w, k) => expect(seen[k]).toEqual(right(gram(x, { weights: w })).data))
     }
   })

@@ -31,7 +31,7 @@ const predicted = await toPromise(model.predict(testSet.x))
 const index = testSet.y.findIndex((label, i) => label === 3 && predicted.labels[i] === 3)
 const x0 = row(testSet.x, index).slice()
 
-const prepared = prepareSoftmax(model) // M = WWᵀ once, reused by every query
+const prepared = prepareSoftmax(model) // checks the model; the rows of M = WWᵀ a query needs are computed on demand and kept for the next
 if (E.isLeft(prepared)) throw new Error(prepared.left.message)
 const t0 = performance.now()
 const result = inverseSoftmax(prepared.right, x0, { target: 8, margin: 2, domain: { lower: 0, upper: 1 } })

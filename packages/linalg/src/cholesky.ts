@@ -1,6 +1,6 @@
 import { either as E } from 'fp-ts'
 import { errors, type Aborted, type Infeasible, type InvalidInput, type Matrix, type ShapeMismatch, type Stage } from '@sonde/oracle'
-import { helper } from './pool.js'
+import { helperFor } from './pool.js'
 import { borrowMemory, instantiate, kernelModule, returnMemory, type Kernels } from './wasm.js'
 import { checkSquare } from './validate.js'
 
@@ -29,12 +29,12 @@ export interface CholeskyTaskOptions extends CholeskyOptions {
   /** Progress (rows factored of p) and abort, checked between panels. */
   readonly stage?: Stage
   /**
-   * Share each trailing update with a helper thread (both cores) where there is one. Default false: on the
-   * shared two-core bench machine it never paid (p = 1,970: 0.42 against 0.40 s; p = 7,850: 18.9 against
-   * 15.9 s, one core winning; apps/bench linalg), since the caller waits for the slower half at every panel.
-   * Worth trying on an idle machine with cores to spare.
+   * Share each trailing update with a helper thread (both cores): `true` always, `false` never, `'auto'`
+   * (default) when the load average leaves a core idle. It pays only then (apps/bench linalg, p = 7,850: 7.9 s
+   * against 9.8 s on a quiet machine, 18.9 against 15.9 s with other work on both cores), since the caller waits
+   * for the slower half at every panel. Without worker_threads it is always the caller's thread alone.
    */
-  readonly parallel?: boolean
+  readonly parallel?: boolean | 'auto'
 }
 
 /** Panel width of the blocked factorisation (columns per trailing update) and its inner block. */
@@ -283,8 +283,8 @@ export const cholesky = (a: Matrix, options?: CholeskyOptions): E.Either<NotPosi
 
 /**
  * {@link cholesky} for large matrices: progress (rows factored of p) and abort through `options.stage`, checked
- * between slices of the work; with `parallel: true` the trailing updates are shared with a helper thread where
- * there is one (without worker_threads, SharedArrayBuffer or WebAssembly SIMD it runs on the caller's thread).
+ * between slices of the work; the trailing updates are shared with a helper thread when a core is idle (see
+ * `parallel`; without worker_threads, SharedArrayBuffer or WebAssembly SIMD it runs on the caller's thread).
  * Same result, same errors, plus `Aborted`.
  *
  * @example
@@ -326,7 +326,7 @@ const factorTask = async (
   s: Stage | undefined,
   options: CholeskyTaskOptions | undefined,
 ): Promise<E.Either<NotPositiveDefinite | InvalidInput | Aborted, Matrix>> => {
-  const h = options?.parallel === true ? await helper() : null
+  const h = await helperFor(options?.parallel)
   copyIn(w, m.data, p)
   for (let k0 = 0; k0 < p; k0 += NB) {
     if (s !== undefined) {

@@ -1,6 +1,6 @@
 import { either as E } from 'fp-ts'
 import { errors, type Aborted, type InvalidInput, type Matrix, type ShapeMismatch, type Stage } from '@sonde/oracle'
-import { helper, type Helper } from './pool.js'
+import { helperFor, type Helper } from './pool.js'
 import { instantiate, kernelModule, sharedMemory, type Kernels } from './wasm.js'
 import { checkMatrix, checkVector } from './validate.js'
 
@@ -194,18 +194,18 @@ export interface GramBlocksOptions {
   /** Progress (weight vectors done of their count) and abort, checked between them. */
   readonly stage?: Stage
   /**
-   * Share each Gram's rows of blocks with a helper thread where there is one. Default false: on the shared
-   * bench machine it did not pay (n = 1,200, d = 197: 258 against 221 ms for 55 Grams; n = 5,040, d = 785:
-   * 279–297 against 271–302 ms per Gram).
+   * Share each Gram's rows of blocks with a helper thread: `true` always, `false` never, `'auto'` (default) when
+   * the load average leaves a core idle — as for the Cholesky, it cannot pay otherwise (with other work on both
+   * cores: n = 5,040, d = 785, 279–297 against 271–302 ms per Gram).
    */
-  readonly parallel?: boolean
+  readonly parallel?: boolean | 'auto'
 }
 
 /**
  * XᵀDₖX for several diagonals D₀, D₁, … on one X (the blocks of a softmax model's Hessian, one per pair of
  * classes): X is packed once, and each Gram is handed to `visit(k, gram)` as soon as it is computed — in one
- * buffer that the next Gram overwrites, so copy what you keep. With `parallel: true`, rows of blocks are
- * shared with a helper thread; progress and abort between weight vectors.
+ * buffer that the next Gram overwrites, so copy what you keep. Rows of blocks are shared with a helper
+ * thread when a core is idle (see `parallel`); progress and abort between weight vectors.
  *
  * @example
  * import { gramBlocks } from '@sonde/linalg'
@@ -232,7 +232,7 @@ export const gramBlocks = async (
   const g: Matrix = { rows: d, cols: d, data: out }
   const st = options?.stage
   const s = d < SMALL || n === 0 ? undefined : space(n, d)
-  const h: Helper | null = s !== undefined && options?.parallel === true ? await helper() : null
+  const h: Helper | null = s === undefined ? null : await helperFor(options?.parallel)
   if (s !== undefined) packX(s, m.right)
   // Half the lower triangle's work each: the helper takes the bottom row blocks.
   const mid = s === undefined ? 0 : h === null ? s.slivers : Math.min(s.slivers, Math.round(s.slivers / Math.SQRT2))

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { homedir, tmpdir } from 'node:os'
+import { cpus, homedir, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
@@ -182,7 +182,7 @@ export const linalg = async (): Promise<SuiteResult> => {
         if (E.isLeft(l2t)) throw new Error(l2t.left.message)
         checks.logdet = logDet(l2t.right)
         t0 = performance.now()
-        const l1 = cholesky(h)
+        const l1 = cholesky(h) // one core, always
         t.chol1!.push(performance.now() - t0)
         if (E.isLeft(l1)) throw new Error(l1.left.message)
         if (typeof peer !== 'string') {
@@ -259,7 +259,7 @@ export const linalg = async (): Promise<SuiteResult> => {
 
     const peerName = versions === undefined ? 'numpy/scipy (skipped)' : `numpy ${String(versions.numpy)} / scipy ${String(versions.scipy)} (${String(versions.blas)}, 1 thread)`
     const markdown = [
-      `Kernels: WebAssembly SIMD ${avail.simd ? 'on' : 'off'}, helper thread ${avail.threads ? 'on' : 'off'}. Peer: ${peerName}. Both sides factor the same softmax Hessian (built from the same X̃ and probabilities; the trace and log-determinant columns agree).`,
+      `Kernels: WebAssembly SIMD ${avail.simd ? 'on' : 'off'}, helper thread ${avail.threads ? 'available' : 'missing'}; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores at the start (the Hessian build and influence's preparation use the helper only while a core is idle: parallel 'auto'). Peer: ${peerName}. Both sides factor the same softmax Hessian (built from the same X̃ and probabilities; the trace and log-determinant columns agree).`,
       ...notes,
       '',
       table(['size', 'kernel', 'Sonde (s)', 'numpy/scipy (s)', 'Sonde / peer', 'cross-check (ours / peer)'], rows),

@@ -14,6 +14,7 @@ import { reluExtraction } from './suites/extraction.js'
 import { debugging } from './suites/debugging.js'
 import { httpAdapter } from './suites/http.js'
 import { influence } from './suites/influence.js'
+import { influenceAttack } from './suites/influence-attack.js'
 import { linalg } from './suites/linalg.js'
 import { inverseClassification } from './suites/inverse-classification.js'
 import { oracleOverhead } from './suites/oracle-overhead.js'
@@ -27,6 +28,7 @@ const suites: Record<string, () => Promise<SuiteResult>> = {
   'copy-with-gradients': copyWithGradients,
   copying,
   influence,
+  'influence-attack': influenceAttack,
   debugging,
   http: httpAdapter,
   linalg,

@@ -288,6 +288,7 @@ export const cholesky = (a: Matrix, options?: CholeskyOptions): E.Either<NotPosi
  * Same result, same errors, plus `Aborted`.
  *
  * @example
+ * // fragment: a large symmetric positive-definite matrix from your code
  * import { stage } from '@sonde/oracle'
  * import { choleskyTask } from '@sonde/linalg'
  *

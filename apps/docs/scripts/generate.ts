@@ -238,6 +238,10 @@ export const benchSections = (text: string): Map<string, string> => {
       .replace(/\[([^\]]*)\]\(plots\/([\w.-]+\.png)\)/g, '\n\n![$1](/generated/plots/$2)\n\n')
       .replace(/\]\(plots\//g, '](/generated/plots/')
       .replace(/^### /gm, '#### ')
+      // VitePress compiles a page as a Vue template: a bare `<` or `{{` in prose would be read as markup.
+      .split(/(`[^`\n]*`)/)
+      .map((piece) => (piece.startsWith('`') ? piece : piece.replace(/</g, '&lt;').replace(/\{\{/g, '&#123;&#123;')))
+      .join('')
     out.set(slugOf(title), `### ${title}\n${body}`)
   }
   return out

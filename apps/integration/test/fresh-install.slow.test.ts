@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -7,12 +7,29 @@ import { describe, expect, it } from 'vitest'
 const root = resolve(import.meta.dirname, '../../..')
 const npm = (args: readonly string[], cwd: string): string => execFileSync('npm', [...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 
+/** The package folders `dirs` need, with every @sonde/* package they depend on (none is on the registry). */
+const withSondeDependencies = (dirs: readonly string[]): string[] => {
+  const byName = new Map(readdirSync(join(root, 'packages')).map((d) => [(JSON.parse(readFileSync(join(root, 'packages', d, 'package.json'), 'utf8')) as { name: string }).name, d]))
+  const seen = new Set<string>()
+  const visit = (dir: string): void => {
+    if (seen.has(dir)) return
+    seen.add(dir)
+    const pkg = JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }
+    for (const name of Object.keys(pkg.dependencies ?? {})) {
+      const d = byName.get(name)
+      if (d !== undefined) visit(d)
+    }
+  }
+  dirs.forEach(visit)
+  return [...seen]
+}
+
 // What a user gets who installs only the float64 packages: the packed tarballs (what npm would publish) in a
 // new project. No @tensorflow/* may be installed, and influence on a softmax model must run without it.
 describe('a fresh project with @sonde/influence and @sonde/inverse-classification only', () => {
   it('installs no @tensorflow/* and runs', () => {
     const packs = mkdtempSync(join(tmpdir(), 'sonde-packs-'))
-    for (const p of ['oracle', 'models', 'influence', 'inverse-classification']) npm(['pack', '--silent', '--pack-destination', packs], join(root, 'packages', p))
+    for (const p of withSondeDependencies(['oracle', 'models', 'influence', 'inverse-classification'])) npm(['pack', '--silent', '--pack-destination', packs], join(root, 'packages', p))
     const project = mkdtempSync(join(tmpdir(), 'sonde-fresh-'))
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'fresh', version: '1.0.0', private: true, type: 'module' }))
     npm(['install', '--no-audit', '--no-fund', '--prefer-offline', ...readdirSync(packs).map((f) => join(packs, f))], project)

@@ -1,5 +1,6 @@
 export {
   DEFAULT_MARGIN,
+  softmaxLogits,
   type InverseOptions,
   type InverseResult,
   type LogisticModel,

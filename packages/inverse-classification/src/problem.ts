@@ -280,7 +280,16 @@ export const dot = (a: Float64Array, ao: number, b: Float64Array, bo: number, n:
   return s0 + s1 + (s2 + s3)
 }
 
-/** Logits W x + b of a softmax model, in float64. */
+/**
+ * Logits W x + b of a softmax model, in float64, summed as the solvers sum them (four partial sums per row):
+ * one pass over W.
+ *
+ * @example
+ * import { SoftmaxRegression } from '@sonde/models'
+ * import { softmaxLogits } from '@sonde/inverse-classification'
+ *
+ * const z = softmaxLogits(SoftmaxRegression.random(4, 3, 1), Float64Array.of(1, 0, 0, 0)) // 3 logits
+ */
 export const softmaxLogits = (model: SoftmaxModel, x: Float64Array): Float64Array => {
   const { rows: k, cols: d, data: w } = model.weights
   const z = new Float64Array(k)

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { either as E } from 'fp-ts'
 import { createRng } from '@sonde/oracle'
 import { SoftmaxRegression } from '@sonde/models'
-import { inverseSoftmax, prepareSoftmax, DEFAULT_MARGIN, type InverseOptions, type PreparedSoftmax, type SoftmaxModel } from '@sonde/inverse-classification'
+import { inverseSoftmax, prepareSoftmax, softmaxLogits, DEFAULT_MARGIN, type InverseOptions, type PreparedSoftmax, type SoftmaxModel } from '@sonde/inverse-classification'
 import { formatNumber, table, type SuiteResult } from '../measure.js'
 
 type Solver = (x0: Float64Array, target: number) => Float64Array
@@ -116,28 +116,8 @@ const genericDualFista =
     return atl(lam)
   }
 
-/** The logits W x + b with four partial sums per row, as Sonde's solvers compute them: one pass over W. */
-const passOver = (m: SoftmaxModel, x: Float64Array): Float64Array => {
-  const { rows: k, cols: d, data: w } = m.weights
-  const z = new Float64Array(k)
-  for (let c = 0; c < k; c++) {
-    const o = c * d
-    let s0 = 0
-    let s1 = 0
-    let s2 = 0
-    let s3 = 0
-    let i = 0
-    for (; i + 3 < d; i += 4) {
-      s0 += w[o + i]! * x[i]!
-      s1 += w[o + i + 1]! * x[i + 1]!
-      s2 += w[o + i + 2]! * x[i + 2]!
-      s3 += w[o + i + 3]! * x[i + 3]!
-    }
-    for (; i < d; i++) s0 += w[o + i]! * x[i]!
-    z[c] = m.bias[c]! + s0 + s1 + (s2 + s3)
-  }
-  return z
-}
+/** One pass over W: the logits W x + b, summed as Sonde's solvers sum them. */
+const passOver = softmaxLogits
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const p95 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(0.95 * xs.length))]!
